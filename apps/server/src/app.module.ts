@@ -1,0 +1,14 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { AppConfig, CoreModule } from '@cariosan/core';
+import { SCHEMA } from '@cariosan/migrations';
+import { UsersModule } from '@cariosan/users';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [CoreModule.forRoot(config, SCHEMA), UsersModule],
+    };
+  }
+}

@@ -1,0 +1,77 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { AppConfig, ConfigError, configureHttp, loadConfig, ShutdownState } from '@cariosan/core';
+import { AppModule } from './app.module';
+
+async function bootstrap(): Promise<void> {
+  let config: AppConfig;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bodyParser: false,
+    bufferLogs: true,
+  });
+  const logger = app.get(Logger);
+  app.useLogger(logger);
+  configureHttp(app);
+
+  const openapi = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Cariosan API')
+      .setDescription('Self-hosted team chat. Errors: {"error": {"code", "message", "details"}}.')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('api/docs', app, openapi, { jsonDocumentUrl: 'api/v1/openapi.json', yamlDocumentUrl: undefined });
+
+  await app.listen(config.port, config.host);
+  logger.log(`listening on ${config.host}:${config.port}`, 'Bootstrap');
+
+  const shutdown = app.get(ShutdownState);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal}: draining`, 'Bootstrap');
+    // Whatever happens below, the process is gone within the timeout.
+    setTimeout(() => process.exit(1), config.shutdownTimeoutMs).unref();
+    void (async () => {
+      await shutdown.beginDrain();
+      const server = app.getHttpServer() as import('node:http').Server;
+      // Stop accepting, let in-flight requests finish, drop idle keep-alive sockets.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      await app.close();
+      process.exit(0);
+    })().catch((err: unknown) => {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+process.on('unhandledRejection', (err) => {
+  // A floating promise is a bug, but it must not take the server down.
+  process.stderr.write(`${JSON.stringify({ level: 50, msg: 'unhandled rejection', err: String(err) })}\n`);
+});
+
+bootstrap().catch((err: unknown) => {
+  process.stderr.write(`startup failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

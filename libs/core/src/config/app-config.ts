@@ -1,0 +1,210 @@
+/**
+ * The one configuration object. Every setting is read here from the environment, parsed,
+ * validated and given its default; nothing else in the code base reads `process.env`.
+ */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${reason}`);
+  }
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface S3Config {
+  endpoint: string | undefined;
+  publicEndpoint: string | undefined;
+  accessKey: string | undefined;
+  secretKey: string | undefined;
+  bucket: string;
+  region: string;
+}
+
+export interface RateLimitConfig {
+  /** Requests per window for an authenticated user (or an anonymous IP). */
+  perWindow: number;
+  /** Login attempts per window for one IP + username. */
+  loginPerWindow: number;
+  windowSeconds: number;
+}
+
+export class AppConfig {
+  port = 8080;
+  host = '0.0.0.0';
+  databaseUrl: string | undefined = undefined;
+  redisUrl: string | undefined = undefined;
+  /** Prefix of every Redis key and pub/sub channel, so several deployments can share one Redis. */
+  redisPrefix = 'cariosan:';
+  dataDir = './data';
+  s3: S3Config | undefined = undefined;
+  trustProxyHops = 0;
+  maxUploadBytes = 26_214_400;
+  /** Delays in milliseconds between webhook delivery attempts. */
+  webhookRetryScheduleMs: number[] = parseDurationList('CARIOS_WEBHOOK_RETRY_SCHEDULE', '5s,5m,30m,2h,5h,10h,10h');
+  webhookDisableAfterMs = parseDuration('CARIOS_WEBHOOK_DISABLE_AFTER', '5d');
+  webhookAllowPrivateNetworks = false;
+  migrateOnBoot = true;
+  logLevel: LogLevel = 'info';
+  /** Origins allowed to open a gateway socket; empty allows any. */
+  allowedOrigins: string[] = [];
+  rateLimit: RateLimitConfig = { perWindow: 600, loginPerWindow: 10, windowSeconds: 60 };
+  /** How long in-flight requests may take to finish after SIGTERM. */
+  shutdownTimeoutMs = 10_000;
+  /** Largest JSON request body accepted. */
+  bodyLimitBytes = 262_144;
+
+  get secrets(): string[] {
+    const out: string[] = [];
+    if (this.s3?.secretKey) out.push(this.s3.secretKey);
+    for (const url of [this.databaseUrl, this.redisUrl]) {
+      const password = url ? safePassword(url) : undefined;
+      if (password) out.push(password);
+    }
+    return out;
+  }
+}
+
+function safePassword(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v ? v : undefined;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (['true', '1', 'yes'].includes(raw)) return true;
+  if (['false', '0', 'no'].includes(raw)) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = str(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    // Never echo the value: it may carry a password.
+    throw new ConfigError(name, 'is not a valid URL');
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}, got ${parsed.protocol}`);
+  }
+  return raw;
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses `500ms`, `5s`, `5m`, `2h`, `5d` into milliseconds. */
+export function parseDuration(name: string, raw: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(raw.trim());
+  if (!m) throw new ConfigError(name, `must be a duration like 5s, 30m, 2h or 5d, got "${raw}"`);
+  return Number(m[1]) * UNITS[m[2]!]!;
+}
+
+export function parseDurationList(name: string, raw: string): number[] {
+  const parts = raw.split(',').map((p) => p.trim());
+  if (parts.length === 0 || parts.some((p) => p === '')) {
+    throw new ConfigError(name, `must be a comma-separated list of durations, got "${raw}"`);
+  }
+  return parts.map((p) => parseDuration(name, p));
+}
+
+const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(env: Env): AppConfig {
+  const c = new AppConfig();
+  c.port = int(env, 'CARIOS_PORT', c.port, 0, 65535);
+  c.host = str(env, 'CARIOS_HOST') ?? c.host;
+  c.databaseUrl = url(env, 'CARIOS_DATABASE_URL', ['postgres:', 'postgresql:']);
+  c.redisUrl = url(env, 'CARIOS_REDIS_URL', ['redis:', 'rediss:']);
+  const prefix = str(env, 'CARIOS_REDIS_PREFIX');
+  if (prefix !== undefined) {
+    if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(prefix)) {
+      throw new ConfigError('CARIOS_REDIS_PREFIX', `must be 1-64 characters of A-Z a-z 0-9 : _ . -, got "${prefix}"`);
+    }
+    c.redisPrefix = prefix;
+  }
+  c.dataDir = str(env, 'CARIOS_DATA_DIR') ?? c.dataDir;
+  c.trustProxyHops = int(env, 'CARIOS_TRUST_PROXY_HOPS', c.trustProxyHops, 0, 10);
+  c.maxUploadBytes = int(env, 'CARIOS_MAX_UPLOAD_BYTES', c.maxUploadBytes, 1, 5 * 1024 ** 4);
+  const schedule = str(env, 'CARIOS_WEBHOOK_RETRY_SCHEDULE');
+  if (schedule) c.webhookRetryScheduleMs = parseDurationList('CARIOS_WEBHOOK_RETRY_SCHEDULE', schedule);
+  const disableAfter = str(env, 'CARIOS_WEBHOOK_DISABLE_AFTER');
+  if (disableAfter) c.webhookDisableAfterMs = parseDuration('CARIOS_WEBHOOK_DISABLE_AFTER', disableAfter);
+  c.webhookAllowPrivateNetworks = bool(env, 'CARIOS_WEBHOOK_ALLOW_PRIVATE_NETWORKS', false);
+  c.migrateOnBoot = bool(env, 'CARIOS_MIGRATE_ON_BOOT', true);
+
+  const level = str(env, 'CARIOS_LOG_LEVEL')?.toLowerCase();
+  if (level !== undefined) {
+    if (!LOG_LEVELS.includes(level as LogLevel)) {
+      throw new ConfigError('CARIOS_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+    }
+    c.logLevel = level as LogLevel;
+  }
+
+  const origins = str(env, 'CARIOS_ALLOWED_ORIGINS');
+  if (origins) {
+    c.allowedOrigins = origins.split(',').map((o) => o.trim()).filter(Boolean);
+    for (const o of c.allowedOrigins) {
+      if (!/^https?:\/\/[^/\s]+$/.test(o)) {
+        throw new ConfigError('CARIOS_ALLOWED_ORIGINS', `entries must look like https://chat.example.com, got "${o}"`);
+      }
+    }
+  }
+
+  c.rateLimit = {
+    perWindow: int(env, 'CARIOS_RATE_LIMIT_REQUESTS', c.rateLimit.perWindow, 1, 1_000_000),
+    loginPerWindow: int(env, 'CARIOS_RATE_LIMIT_LOGIN', c.rateLimit.loginPerWindow, 1, 1_000_000),
+    windowSeconds: int(env, 'CARIOS_RATE_LIMIT_WINDOW_SECONDS', c.rateLimit.windowSeconds, 1, 86_400),
+  };
+  c.shutdownTimeoutMs = int(env, 'CARIOS_SHUTDOWN_TIMEOUT_MS', c.shutdownTimeoutMs, 0, 120_000);
+
+  const endpoint = url(env, 'CARIOS_S3_ENDPOINT', ['http:', 'https:']);
+  const bucket = str(env, 'CARIOS_S3_BUCKET');
+  const region = str(env, 'CARIOS_S3_REGION') ?? 'us-east-1';
+  if (!/^[a-z0-9-]+$/.test(region)) throw new ConfigError('CARIOS_S3_REGION', `is not a region name, got "${region}"`);
+  if (bucket) {
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+      throw new ConfigError('CARIOS_S3_BUCKET', `is not a valid bucket name, got "${bucket}"`);
+    }
+    const accessKey = str(env, 'CARIOS_S3_ACCESS_KEY');
+    const secretKey = str(env, 'CARIOS_S3_SECRET_KEY');
+    if (Boolean(accessKey) !== Boolean(secretKey)) {
+      throw new ConfigError(
+        accessKey ? 'CARIOS_S3_SECRET_KEY' : 'CARIOS_S3_ACCESS_KEY',
+        'must be set together with its pair',
+      );
+    }
+    c.s3 = {
+      endpoint,
+      publicEndpoint: url(env, 'CARIOS_S3_PUBLIC_ENDPOINT', ['http:', 'https:']) ?? endpoint,
+      accessKey,
+      secretKey,
+      bucket,
+      region,
+    };
+  }
+  return c;
+}

@@ -1,0 +1,105 @@
+import { EventEmitter } from 'node:events';
+import { PGlite, types } from '@electric-sql/pglite';
+
+type Callback<T> = (err: unknown, value: T | null) => void;
+
+interface PgStyleResult {
+  rows: unknown[];
+  rowCount: number;
+  command: string;
+  fields: { name: string; dataTypeID: number }[];
+}
+
+/**
+ * A `pg.Pool` look-alike over one embedded PGlite database, for TypeORM's postgres driver.
+ *
+ * PGlite is a single session, so the pool hands out one client at a time: a transaction
+ * holds it from BEGIN to COMMIT and other callers queue behind it. Without that, two
+ * concurrent transactions would interleave their statements on the same session.
+ */
+export function pgliteDriver(dataDir: string | undefined) {
+  let db: Promise<PGlite> | undefined;
+  const open = () =>
+    (db ??= PGlite.create({
+      dataDir,
+      // Snowflake ids need all 64 bits: keep int8 as a decimal string, as node-postgres does.
+      parsers: { [types.INT8]: (v: string) => v },
+      serializers: { [types.BOOL]: (v: unknown) => (v === true || v === 'true' || v === 1 ? 'true' : 'false') },
+    }));
+
+  class Client extends EventEmitter {
+    async query(sql: string, params?: unknown[] | Callback<PgStyleResult>, cb?: Callback<PgStyleResult>) {
+      if (typeof params === 'function') {
+        cb = params;
+        params = undefined;
+      }
+      try {
+        const pg = await open();
+        let result: PgStyleResult;
+        if (Array.isArray(params) && params.length > 0) {
+          const r = await pg.query(sql, params);
+          result = { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length, command: commandOf(sql), fields: r.fields };
+        } else {
+          // exec runs several statements (migrations); the last result is the one callers want.
+          const all = await pg.exec(sql);
+          const last = all[all.length - 1];
+          result = {
+            rows: last?.rows ?? [],
+            rowCount: last?.affectedRows ?? last?.rows.length ?? 0,
+            command: commandOf(sql),
+            fields: last?.fields ?? [],
+          };
+        }
+        cb?.(null, result);
+        return result;
+      } catch (err) {
+        if (cb) cb(err, null);
+        else throw err;
+        return undefined;
+      }
+    }
+  }
+
+  class Pool extends EventEmitter {
+    private readonly client = new Client();
+    private readonly waiting: (() => void)[] = [];
+    private held = false;
+
+    connect(cb: (err: unknown, client: Client | null, release: () => void) => void): void {
+      const grant = () => {
+        this.held = true;
+        let released = false;
+        const release = () => {
+          if (released) return;
+          released = true;
+          const next = this.waiting.shift();
+          if (next) next();
+          else this.held = false;
+        };
+        open().then(
+          () => cb(null, this.client, release),
+          (err: unknown) => {
+            release();
+            cb(err, null, () => undefined);
+          },
+        );
+      };
+      if (this.held) this.waiting.push(grant);
+      else grant();
+    }
+
+    end(cb: (err: unknown) => void): void {
+      if (!db) return cb(null);
+      db.then((pg) => pg.close()).then(
+        () => cb(null),
+        (err: unknown) => cb(err),
+      );
+    }
+  }
+
+  return { Pool };
+}
+
+function commandOf(sql: string): string {
+  return /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? '';
+}

@@ -1,0 +1,90 @@
+import { Controller, Get, Global, Inject, Module, OnModuleInit } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type Redis from 'ioredis';
+import { DataSource } from 'typeorm';
+import { AppError } from '../errors/app-error';
+import { ShutdownState } from '../lifecycle/shutdown-state';
+import { REDIS } from '../redis/redis.module';
+import { ReadinessRegistry } from './readiness';
+import { Public } from '../auth/public.decorator';
+
+const PROBE_TIMEOUT_MS = 2000;
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+@Public()
+@ApiExcludeController()
+@Controller()
+class HealthController implements OnModuleInit {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly readiness: ReadinessRegistry,
+    private readonly shutdown: ShutdownState,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(REDIS) private readonly redis: Redis | null,
+  ) {}
+
+  onModuleInit(): void {
+    this.readiness.register('database', async () => {
+      await this.dataSource.query('SELECT 1');
+    });
+    const redis = this.redis;
+    if (redis) {
+      this.readiness.register('redis', async () => {
+        await redis.ping();
+      });
+    }
+  }
+
+  /** Liveness: the process runs and its event loop turns. */
+  @Get('healthz')
+  liveness(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  /** Readiness: every dependency answers and the node is not draining. */
+  @Get('readyz')
+  @HealthCheck({ swaggerDocumentation: false })
+  async readiness_(): Promise<unknown> {
+    if (this.shutdown.isDraining) {
+      throw new AppError('unavailable', 'shutting down', [{ check: 'shutdown', status: 'down' }]);
+    }
+    try {
+      return await this.health.check(
+        this.readiness.entries().map(([name, probe]) => async () => {
+          const session = this.indicators.check(name);
+          try {
+            await withTimeout(probe(), PROBE_TIMEOUT_MS);
+            return session.up();
+          } catch (err) {
+            return session.down({ message: err instanceof Error ? err.message : 'unreachable' });
+          }
+        }),
+      );
+    } catch (err) {
+      // Terminus throws with the per-check result: keep which one failed, in the contract's shape.
+      const result = (err as { response?: { details?: Record<string, { status: string; message?: string }> } }).response;
+      const details = Object.entries(result?.details ?? {}).map(([check, v]) => ({ check, ...v }));
+      const failed = details.filter((d) => d.status !== 'up').map((d) => d.check);
+      throw new AppError('unavailable', `not ready: ${failed.join(', ') || 'unknown'}`, details);
+    }
+  }
+}
+
+@Global()
+@Module({
+  imports: [TerminusModule.forRoot({ logger: false, gracefulShutdownTimeoutMs: 0 })],
+  controllers: [HealthController],
+  providers: [ReadinessRegistry],
+  exports: [ReadinessRegistry],
+})
+export class HealthModule {}

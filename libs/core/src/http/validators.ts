@@ -1,0 +1,32 @@
+import { Transform } from 'class-transformer';
+import { registerDecorator, ValidationOptions } from 'class-validator';
+
+/** Length in Unicode code points, as the contract counts it (not UTF-16 units). */
+export function codePoints(value: string): number {
+  let n = 0;
+  for (const _ of value) n++;
+  return n;
+}
+
+export function CodePointLength(min: number, max: number, options?: ValidationOptions): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) =>
+    registerDecorator({
+      name: 'codePointLength',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      constraints: [min, max],
+      options: { message: `$property must be ${min} to ${max} characters long`, ...options },
+      validator: {
+        validate: (value: unknown) => typeof value === 'string' && codePoints(value) >= min && codePoints(value) <= max,
+      },
+    });
+}
+
+/** Normalises strings to NFC (and optionally trims) before validation; other types pass through to fail there. */
+export function NormalizeText(opts: { trim?: boolean } = {}): PropertyDecorator {
+  return Transform(({ value }: { value: unknown }) => {
+    if (typeof value !== 'string') return value;
+    const nfc = value.normalize('NFC');
+    return opts.trim ? nfc.trim() : nfc;
+  });
+}

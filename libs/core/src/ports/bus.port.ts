@@ -1,0 +1,14 @@
+/**
+ * Publish/subscribe between replicas. Messages are already-serialised strings so that a
+ * fanout serialises an event once. Redis in a cluster, in-process when embedded.
+ */
+export interface BusPort {
+  publish(topic: string, message: string): Promise<void>;
+  /** Resolves once the subscription is active. */
+  subscribe(topic: string, listener: BusListener): Promise<void>;
+  unsubscribe(topic: string, listener: BusListener): Promise<void>;
+}
+
+export type BusListener = (message: string, topic: string) => void;
+
+export const BUS = Symbol('BUS');

@@ -1,0 +1,48 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { CodePointLength, NormalizeText } from '@cariosan/core';
+import { Transform } from 'class-transformer';
+import { IsOptional, IsString, Matches } from 'class-validator';
+
+const lowerCase = Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.toLowerCase() : value));
+
+export class RegisterDto {
+  @ApiProperty({ example: 'ada', description: '2-32 characters of a-z, 0-9, _ . -; stored lower-case' })
+  @lowerCase
+  @IsString()
+  @Matches(/^[a-z0-9_.-]{2,32}$/, { message: 'username must be 2-32 characters of a-z, 0-9, _, . or -' })
+  username: string;
+
+  @ApiProperty({ minLength: 8, maxLength: 256 })
+  @IsString()
+  @CodePointLength(8, 256)
+  password: string;
+
+  @ApiPropertyOptional({ maxLength: 64 })
+  @IsOptional()
+  @NormalizeText({ trim: true })
+  @IsString()
+  @CodePointLength(1, 64)
+  displayName?: string;
+}
+
+export class LoginDto {
+  @ApiProperty()
+  @lowerCase
+  @IsString()
+  @CodePointLength(1, 64)
+  username: string;
+
+  @ApiProperty()
+  @IsString()
+  @CodePointLength(1, 256)
+  password: string;
+}
+
+export class UpdateMeDto {
+  @ApiPropertyOptional({ maxLength: 64 })
+  @IsOptional()
+  @NormalizeText({ trim: true })
+  @IsString()
+  @CodePointLength(1, 64)
+  displayName?: string;
+}

@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { AuthGuard } from './auth.guard';
+import { AuthController, UsersController } from './users.controller';
+import { UsersService } from './users.service';
+
+@Module({
+  controllers: [AuthController, UsersController],
+  providers: [UsersService, { provide: APP_GUARD, useClass: AuthGuard }],
+  exports: [UsersService],
+})
+export class UsersModule {}

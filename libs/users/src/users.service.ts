@@ -1,0 +1,121 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import * as argon2 from 'argon2';
+import { DataSource, EntityManager } from 'typeorm';
+import { BUS, BusPort, isSnowflake, newSecret, sha256 } from '@cariosan/core';
+import { AuthToken } from './entities/auth-token.entity';
+import { User } from './entities/user.entity';
+import { UsersError, UsersErrorCode } from './users.errors';
+import type { UserResponse } from './dto/user.response';
+
+/** OWASP's Argon2id baseline: 19 MiB, 2 passes, 1 lane. */
+const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+/** Serialises registrations just long enough to make exactly one first user the admin. */
+const FIRST_USER_LOCK = '7204817310985234';
+
+/** Bus topic on which revoked tokens are announced (the gateway closes their sessions). */
+export const TOKEN_REVOKED_TOPIC = 'auth.token-revoked';
+
+export interface AuthenticatedUser {
+  id: string;
+  username: string;
+  displayName: string;
+  isAdmin: boolean;
+  /** Hex SHA-256 of the bearer token this request carried. */
+  tokenHash: string;
+}
+
+export function toUserView(u: User): UserResponse {
+  return {
+    id: u.id,
+    username: u.username,
+    displayName: u.displayName,
+    isAdmin: u.isAdmin,
+    isBot: u.isBot,
+    createdAt: u.createdAt.toISOString(),
+  };
+}
+
+@Injectable()
+export class UsersService {
+  /** Verified against when the username is unknown, so both failures cost the same time. */
+  private readonly dummyHash = argon2.hash('not-a-real-password', ARGON2_OPTIONS);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(BUS) private readonly bus: BusPort,
+  ) {}
+
+  async register(username: string, password: string, displayName?: string): Promise<{ user: User; token: string }> {
+    const passwordHash = await argon2.hash(password, ARGON2_OPTIONS);
+    return this.dataSource.transaction(async (em) => {
+      await em.query('SELECT pg_advisory_xact_lock($1)', [FIRST_USER_LOCK]);
+      const [{ any }] = (await em.query('SELECT EXISTS (SELECT 1 FROM users WHERE NOT is_bot) AS any')) as [{ any: boolean }];
+      const inserted = await em
+        .createQueryBuilder()
+        .insert()
+        .into(User)
+        .values({ username, displayName: displayName ?? username, passwordHash, isAdmin: !any })
+        .orIgnore()
+        .returning(['id'])
+        .execute();
+      if (inserted.raw.length === 0) throw new UsersError(UsersErrorCode.UsernameTaken);
+      const user = await em.findOneByOrFail(User, { id: (inserted.raw[0] as { id: string }).id });
+      const token = await this.issueToken(em, user.id);
+      return { user, token };
+    });
+  }
+
+  async login(username: string, password: string): Promise<{ user: User; token: string }> {
+    const user = await this.dataSource.getRepository(User).findOneBy({ username, isBot: false });
+    const ok = await argon2.verify(user?.passwordHash ?? (await this.dummyHash), password).catch(() => false);
+    if (!user || !ok) throw new UsersError(UsersErrorCode.BadCredentials);
+    const token = await this.issueToken(this.dataSource.manager, user.id);
+    return { user, token };
+  }
+
+  async logout(auth: AuthenticatedUser): Promise<void> {
+    await this.dataSource.getRepository(AuthToken).delete({ tokenHash: Buffer.from(auth.tokenHash, 'hex') });
+    await this.bus.publish(TOKEN_REVOKED_TOPIC, JSON.stringify({ userId: auth.id, tokenHash: auth.tokenHash }));
+  }
+
+  /** Resolves a bearer token to its user, or undefined when it is unknown or revoked. */
+  async authenticate(token: string): Promise<AuthenticatedUser | undefined> {
+    const hash = sha256(token);
+    const rows = (await this.dataSource.query(
+      `SELECT u.id, u.username, u.display_name, u.is_admin
+         FROM auth_tokens t JOIN users u ON u.id = t.user_id
+        WHERE t.token_hash = $1`,
+      [hash],
+    )) as { id: string; username: string; display_name: string; is_admin: boolean }[];
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      username: row.username,
+      displayName: row.display_name,
+      isAdmin: row.is_admin,
+      tokenHash: hash.toString('hex'),
+    };
+  }
+
+  async get(id: string): Promise<User> {
+    const user = isSnowflake(id) ? await this.dataSource.getRepository(User).findOneBy({ id }) : null;
+    if (!user) throw new UsersError(UsersErrorCode.UserNotFound);
+    return user;
+  }
+
+  async update(id: string, changes: { displayName?: string }): Promise<User> {
+    if (changes.displayName !== undefined) {
+      await this.dataSource.getRepository(User).update({ id }, { displayName: changes.displayName });
+    }
+    return this.get(id);
+  }
+
+  private async issueToken(em: EntityManager, userId: string): Promise<string> {
+    const token = newSecret('cst_');
+    await em.insert(AuthToken, { tokenHash: sha256(token), userId });
+    return token;
+  }
+}

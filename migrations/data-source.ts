@@ -1,0 +1,7 @@
+import 'reflect-metadata';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions, loadConfig } from '@cariosan/core';
+import { SCHEMA } from './index';
+
+/** For the TypeORM CLI (npm run migration:*): the configured database, compiled schema. */
+export default new DataSource(dataSourceOptions(loadConfig(process.env), SCHEMA));
