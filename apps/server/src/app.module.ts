@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig, CoreModule } from '@cariosan/core';
 import { SCHEMA } from '@cariosan/migrations';
+import { RateLimitModule } from '@cariosan/ratelimit';
 import { UsersModule } from '@cariosan/users';
 
 @Module({})
@@ -8,7 +9,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config, SCHEMA), UsersModule],
+      imports: [CoreModule.forRoot(config, SCHEMA), UsersModule, RateLimitModule],
     };
   }
 }

@@ -1,0 +1,63 @@
+import { Api, expectError, registerUser, username } from '../support/api';
+import { describeWithCluster } from '../support/describe';
+import { startStack, TestStack } from '../support/server';
+
+const LIMITS = { CARIOS_RATE_LIMIT_REQUESTS: '8', CARIOS_RATE_LIMIT_LOGIN: '3', CARIOS_RATE_LIMIT_WINDOW_SECONDS: '60' };
+
+describe('rate limits on one replica', () => {
+  let stack: TestStack;
+  let api: Api;
+
+  beforeAll(async () => {
+    stack = await startStack(1, { env: LIMITS });
+    api = new Api(stack.servers[0]!.url);
+  });
+  afterAll(() => stack.close());
+
+  it('puts RateLimit headers on every /api/v1 response, errors included, and none on /healthz', async () => {
+    const res = await api.get('/api/v1/users/@me');
+    expect(res.status).toBe(401);
+    expect(res.headers.get('ratelimit-limit')).toBe('8');
+    expect(Number(res.headers.get('ratelimit-remaining'))).toBeLessThan(8);
+    expect(Number(res.headers.get('ratelimit-reset'))).toBeGreaterThan(0);
+    expect((await api.get('/healthz')).headers.get('ratelimit-limit')).toBeNull();
+  });
+
+  it('limits a user by their own bucket and answers 429 in the contract shape with Retry-After', async () => {
+    const [a, b] = [await registerUser(api), await registerUser(api)];
+    const statuses: number[] = [];
+    let last;
+    for (let i = 0; i < 9; i++) {
+      last = await a.api.get('/api/v1/users/@me');
+      statuses.push(last.status);
+    }
+    expect(statuses.slice(0, 8)).toEqual(Array(8).fill(200));
+    expectError(last!, 429, 'rate_limited');
+    const retryAfter = Number(last!.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(last!.body.error.details).toEqual([{ retryAfter }]);
+    // Another user has a bucket of their own.
+    expect((await b.api.get('/api/v1/users/@me')).status).toBe(200);
+  });
+});
+
+describeWithCluster('rate limits shared by replicas through Redis', () => {
+  let stack: TestStack;
+
+  beforeAll(async () => {
+    stack = await startStack(2, { env: LIMITS });
+  });
+  afterAll(() => stack.close());
+
+  it('counts login attempts for one username across both replicas', async () => {
+    const [s1, s2] = stack.servers.map((s) => new Api(s.url));
+    const name = username();
+    const attempt = (api: Api) => api.post('/api/v1/auth/login', { username: name, password: 'not-the-password' });
+    expect((await attempt(s1!)).status).toBe(401);
+    expect((await attempt(s2!)).status).toBe(401);
+    expect((await attempt(s1!)).status).toBe(401);
+    expectError(await attempt(s2!), 429, 'rate_limited');
+    // Another username from the same IP is not locked out by that.
+    expect((await s1!.post('/api/v1/auth/login', { username: username(), password: 'not-the-password' })).status).toBe(401);
+  });
+});
