@@ -50,7 +50,7 @@ async function bootstrap(): Promise<void> {
     setTimeout(() => process.exit(1), config.shutdownTimeoutMs).unref();
     void (async () => {
       await shutdown.beginDrain();
-      const server = app.getHttpServer() as import('node:http').Server;
+      const server = app.getHttpServer();
       // Stop accepting, let in-flight requests finish, drop idle keep-alive sockets.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

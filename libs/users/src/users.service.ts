@@ -51,7 +51,7 @@ export class UsersService {
     const passwordHash = await argon2.hash(password, ARGON2_OPTIONS);
     return this.dataSource.transaction(async (em) => {
       await em.query('SELECT pg_advisory_xact_lock($1)', [FIRST_USER_LOCK]);
-      const [{ any }] = (await em.query('SELECT EXISTS (SELECT 1 FROM users WHERE NOT is_bot) AS any')) as [{ any: boolean }];
+      const [{ any }] = await em.query<[{ any: boolean }]>('SELECT EXISTS (SELECT 1 FROM users WHERE NOT is_bot) AS any');
       const inserted = await em
         .createQueryBuilder()
         .insert()
@@ -83,12 +83,12 @@ export class UsersService {
   /** Resolves a bearer token to its user, or undefined when it is unknown or revoked. */
   async authenticate(token: string): Promise<AuthenticatedUser | undefined> {
     const hash = sha256(token);
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<{ id: string; username: string; display_name: string; is_admin: boolean }[]>(
       `SELECT u.id, u.username, u.display_name, u.is_admin
          FROM auth_tokens t JOIN users u ON u.id = t.user_id
         WHERE t.token_hash = $1`,
       [hash],
-    )) as { id: string; username: string; display_name: string; is_admin: boolean }[];
+    );
     const row = rows[0];
     if (!row) return undefined;
     return {
