@@ -1,12 +1,15 @@
-import type { Schema } from '@cariosan/core';
+import { CORE_ENTITIES, type Schema } from '@cariosan/core';
+import { CHANNELS_ENTITIES } from '@cariosan/channels';
+import { MESSAGES_ENTITIES } from '@cariosan/messages';
 import { USERS_ENTITIES } from '@cariosan/users';
 import { Init1764100000000 } from './1764100000000-init';
+import { ChannelsMessagesOutbox1764200000000 } from './1764200000000-channels-messages-outbox';
 
 /**
  * The database schema: every entity and every migration, in order. Adding a migration
  * means adding it here; the drift test fails when entities and migrations disagree.
  */
 export const SCHEMA: Schema = {
-  entities: [...USERS_ENTITIES],
-  migrations: [Init1764100000000],
+  entities: [...CORE_ENTITIES, ...USERS_ENTITIES, ...CHANNELS_ENTITIES, ...MESSAGES_ENTITIES],
+  migrations: [Init1764100000000, ChannelsMessagesOutbox1764200000000],
 };

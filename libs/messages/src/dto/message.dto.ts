@@ -1,0 +1,92 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsArray, IsString, Matches } from 'class-validator';
+import { CodePointLength, NormalizeText, OptionalNotNull } from '@cariosan/core';
+import type { AttachmentView, MessageView } from '@cariosan/core';
+
+export class PostMessageDto {
+  @ApiProperty({
+    minLength: 1,
+    maxLength: 4000,
+    description: 'NFC-normalised; 1-4000 code points, not only whitespace',
+  })
+  @NormalizeText()
+  @IsString()
+  @CodePointLength(0, 4000)
+  content: string;
+
+  @ApiPropertyOptional({
+    minLength: 1,
+    maxLength: 64,
+    description:
+      'idempotency key, unique per author and channel: a retry with it answers 200 and the same message',
+  })
+  @OptionalNotNull()
+  @IsString()
+  @CodePointLength(1, 64)
+  nonce?: string;
+
+  @ApiPropertyOptional({ description: 'thread root: a top-level message of the same channel' })
+  @OptionalNotNull()
+  @IsString()
+  @Matches(/^\d{1,19}$/, { message: 'parentId must be a message id' })
+  parentId?: string;
+
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: 0,
+    description: 'not supported yet: only an empty array is accepted',
+  })
+  @OptionalNotNull()
+  @IsArray()
+  attachmentIds?: unknown[];
+}
+
+export class EditMessageDto {
+  @ApiProperty({ minLength: 1, maxLength: 4000 })
+  @NormalizeText()
+  @IsString()
+  @CodePointLength(0, 4000)
+  content: string;
+}
+
+export class ReadMarkerDto {
+  @ApiProperty({ description: 'the newest message the caller has read' })
+  @IsString()
+  @Matches(/^\d{1,19}$/, { message: 'messageId must be a message id' })
+  messageId: string;
+}
+
+export class AuthorResponse {
+  @ApiProperty() id: string;
+  @ApiProperty() username: string;
+  @ApiProperty() displayName: string;
+}
+
+export class AttachmentResponse implements AttachmentView {
+  @ApiProperty() id: string;
+  @ApiProperty() filename: string;
+  @ApiProperty() contentType: string;
+  @ApiProperty() size: number;
+  @ApiProperty() url: string;
+}
+
+export class ReactionResponse {
+  @ApiProperty({ example: '👍' }) emoji: string;
+  @ApiProperty() count: number;
+  @ApiProperty({ description: 'whether the caller reacted with this emoji' }) me: boolean;
+}
+
+export class MessageResponse implements MessageView {
+  @ApiProperty() id: string;
+  @ApiProperty() channelId: string;
+  @ApiProperty({ type: AuthorResponse }) author: AuthorResponse;
+  @ApiProperty() content: string;
+  @ApiProperty({ type: String, nullable: true }) nonce: string | null;
+  @ApiProperty({ type: String, nullable: true }) parentId: string | null;
+  @ApiProperty({ type: [AttachmentResponse] }) attachments: AttachmentResponse[];
+  @ApiProperty({ type: [String], description: 'ids of the channel members mentioned with @username' })
+  mentions: string[];
+  @ApiProperty({ type: [ReactionResponse] }) reactions: ReactionResponse[];
+  @ApiProperty() createdAt: string;
+  @ApiProperty({ type: String, nullable: true }) editedAt: string | null;
+}
