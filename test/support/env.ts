@@ -16,10 +16,13 @@ export function answers(host: string, port: number, timeoutMs = 500): Promise<bo
 
 /**
  * The services the tests run against: CARIOS_TEST_DATABASE_URL / CARIOS_TEST_REDIS_URL when
- * set, the local Postgres and Redis when they answer on 127.0.0.1, embedded otherwise.
+ * set, the local Postgres and Redis when they answer on 127.0.0.1, embedded otherwise (and always
+ * with CARIOS_TEST_EMBEDDED=1).
  * Resolved once in global setup and handed to every worker through the environment.
  */
 export async function resolveTestServices(env: NodeJS.ProcessEnv): Promise<{ databaseUrl?: string; redisUrl?: string }> {
+  // Proves the embedded path (PGlite, in-process adapters) on a machine that has the services.
+  if (env.CARIOS_TEST_EMBEDDED === '1' || env.CARIOS_TEST_EMBEDDED === 'true') return {};
   const databaseUrl =
     env.CARIOS_TEST_DATABASE_URL ||
     ((await answers('127.0.0.1', 5432)) ? 'postgres://postgres@127.0.0.1:5432/postgres' : undefined);

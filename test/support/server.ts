@@ -7,7 +7,8 @@ import { join, resolve } from 'node:path';
 import { createTestDatabase } from './database';
 import { testServices } from './env';
 
-export const SERVER_ENTRY = resolve(__dirname, '../../dist/apps/server/src/main.js');
+/** The built server; CARIOS_TEST_SERVER_ENTRY points at another build (e.g. one out of reach of a colleague's rebuild). */
+export const SERVER_ENTRY = process.env.CARIOS_TEST_SERVER_ENTRY || resolve(__dirname, '../../dist/apps/server/src/main.js');
 
 export function freePort(): Promise<number> {
   return new Promise((res, rej) => {

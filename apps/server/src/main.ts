@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
-import { AppConfig, ConfigError, configureHttp, loadConfig, ShutdownState } from '@cariosan/core';
+import { AppConfig, ConfigError, configureHttp, loadConfig, ShutdownState, trackHttpConnections } from '@cariosan/core';
 import { AppModule } from './app.module';
 
 async function bootstrap(): Promise<void> {
@@ -37,6 +37,7 @@ async function bootstrap(): Promise<void> {
   );
   SwaggerModule.setup('api/docs', app, openapi, { jsonDocumentUrl: 'api/v1/openapi.json', yamlDocumentUrl: undefined });
 
+  const connections = trackHttpConnections(app.getHttpServer());
   await app.listen(config.port, config.host);
   logger.log(`listening on ${config.host}:${config.port}`, 'Bootstrap');
 
@@ -50,11 +51,8 @@ async function bootstrap(): Promise<void> {
     setTimeout(() => process.exit(1), config.shutdownTimeoutMs).unref();
     void (async () => {
       await shutdown.beginDrain();
-      const server = app.getHttpServer();
-      // Stop accepting, let in-flight requests finish, drop idle keep-alive sockets.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      await closed;
+      // Let requests already sent arrive and finish, drop idle keep-alive sockets, stop accepting.
+      await connections.drain(Math.min(2000, config.shutdownTimeoutMs / 2));
       await app.close();
       process.exit(0);
     })().catch((err: unknown) => {

@@ -7,8 +7,10 @@ import { HealthModule } from './health/health.module';
 import { ShutdownState } from './lifecycle/shutdown-state';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { OutboxModule } from './outbox/outbox.module';
 import { BUS } from './ports/bus.port';
 import { InProcessBus } from './ports/in-process-bus';
+import { RedisBus } from './ports/redis-bus';
 import { RedisModule } from './redis/redis.module';
 
 /** Everything every domain stands on: config, logs, database, Redis, health, metrics, shutdown. */
@@ -25,9 +27,18 @@ export class CoreModule {
         RedisModule,
         MetricsModule,
         HealthModule,
+        OutboxModule,
       ],
-      providers: [ShutdownState, { provide: BUS, useClass: InProcessBus }],
-      exports: [ShutdownState, BUS, DatabaseModule],
+      providers: [
+        ShutdownState,
+        {
+          provide: BUS,
+          inject: [AppConfig],
+          // Chosen once at boot: Redis pub/sub across replicas, or a local call when embedded.
+          useFactory: (c: AppConfig) => (c.redisUrl ? new RedisBus(c.redisUrl, c.redisPrefix) : new InProcessBus()),
+        },
+      ],
+      exports: [ShutdownState, BUS, DatabaseModule, OutboxModule],
     };
   }
 }

@@ -9,6 +9,7 @@ export * from './events/domain-events';
 export * from './health/readiness';
 export * from './http/configure-http';
 export * from './ids/ids';
+export * from './lifecycle/http-drain';
 export * from './lifecycle/shutdown-state';
 export * from './metrics/metrics.service';
 export * from './ports/bus.port';
@@ -19,3 +20,14 @@ export * from './ports/rate-limit.port';
 export * from './redis/redis.module';
 export * from './auth/public.decorator';
 export * from './http/validators';
+export * from './http/pagination';
+export * from './outbox/outbox-event.entity';
+export * from './outbox/outbox.module';
+export * from './outbox/outbox.relay';
+export * from './outbox/outbox.service';
+
+import { OutboxEvent } from './outbox/outbox-event.entity';
+/** Tables owned by core (the outbox). */
+export const CORE_ENTITIES = [OutboxEvent];
+export * from './ports/redis-bus';
+export * from './database/query-rows';

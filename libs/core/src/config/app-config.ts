@@ -54,23 +54,30 @@ export class AppConfig {
   shutdownTimeoutMs = 10_000;
   /** Largest JSON request body accepted. */
   bodyLimitBytes = 262_144;
+  /** Gateway heartbeat interval announced in HELLO; no heartbeat for 1.5 intervals closes 4009. */
+  gatewayHeartbeatMs = 30_000;
+  /** Time a new gateway socket has to IDENTIFY or RESUME before it is closed with 4001. */
+  gatewayIdentifyTimeoutMs = 10_000;
+  /** How long a disconnected gateway session stays resumable (the contract asks for >= 2 min). */
+  gatewayResumeWindowMs = 120_000;
 
   get secrets(): string[] {
     const out: string[] = [];
     if (this.s3?.secretKey) out.push(this.s3.secretKey);
     for (const url of [this.databaseUrl, this.redisUrl]) {
-      const password = url ? safePassword(url) : undefined;
-      if (password) out.push(password);
+      if (url) out.push(...urlPasswords(url));
     }
     return out;
   }
 }
 
-function safePassword(url: string): string | undefined {
+/** A URL's password as written (percent-encoded, as a printed URL shows it) and decoded. */
+function urlPasswords(url: string): string[] {
   try {
-    return decodeURIComponent(new URL(url).password) || undefined;
+    const raw = new URL(url).password;
+    return raw ? [...new Set([raw, decodeURIComponent(raw)])] : [];
   } catch {
-    return undefined;
+    return [];
   }
 }
 
@@ -180,6 +187,9 @@ export function loadConfig(env: Env): AppConfig {
     windowSeconds: int(env, 'CARIOS_RATE_LIMIT_WINDOW_SECONDS', c.rateLimit.windowSeconds, 1, 86_400),
   };
   c.shutdownTimeoutMs = int(env, 'CARIOS_SHUTDOWN_TIMEOUT_MS', c.shutdownTimeoutMs, 0, 120_000);
+  c.gatewayHeartbeatMs = int(env, 'CARIOS_GATEWAY_HEARTBEAT_MS', c.gatewayHeartbeatMs, 200, 600_000);
+  c.gatewayIdentifyTimeoutMs = int(env, 'CARIOS_GATEWAY_IDENTIFY_TIMEOUT_MS', c.gatewayIdentifyTimeoutMs, 100, 600_000);
+  c.gatewayResumeWindowMs = int(env, 'CARIOS_GATEWAY_RESUME_WINDOW_MS', c.gatewayResumeWindowMs, 120_000, 86_400_000);
 
   const endpoint = url(env, 'CARIOS_S3_ENDPOINT', ['http:', 'https:']);
   const bucket = str(env, 'CARIOS_S3_BUCKET');

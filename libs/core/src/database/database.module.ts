@@ -3,7 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { dataSourceOptions, Schema } from './data-source-options';
-import { migrateUnderLock } from './migrate';
+import { migrateUnderLock, withMigrationLock } from './migrate';
 
 @Module({})
 export class DatabaseModule {
@@ -22,15 +22,12 @@ export class DatabaseModule {
             const embedded = !('url' in config && config.url);
             const logger = new Logger('Database');
             logger.log(embedded ? 'using embedded Postgres (PGlite)' : 'using Postgres');
-            const pending = await dataSource.showMigrations();
-            if (pending) {
-              const migrateOnBoot = (options as { migrateOnBoot?: boolean }).migrateOnBoot;
-              if (migrateOnBoot === false) {
-                logger.warn('pending migrations are not applied: CARIOS_MIGRATE_ON_BOOT=false');
-              } else {
-                const applied = await migrateUnderLock(dataSource, embedded);
-                logger.log(`migrations applied: ${applied.map((m) => m.name).join(', ') || 'none (another replica did)'}`);
-              }
+            // Even the check creates the migrations table: it runs under the lock, or replicas booting at once race on it.
+            if ((options as { migrateOnBoot?: boolean }).migrateOnBoot !== false) {
+              const applied = await migrateUnderLock(dataSource, embedded);
+              logger.log(applied.length ? `migrations applied: ${applied.map((m) => m.name).join(', ')}` : 'schema up to date');
+            } else if (await withMigrationLock(dataSource, embedded, () => dataSource.showMigrations())) {
+              logger.warn('pending migrations are not applied: CARIOS_MIGRATE_ON_BOOT=false');
             }
             return dataSource;
           },

@@ -4,22 +4,28 @@ import type { DataSource, Migration } from 'typeorm';
 const MIGRATION_LOCK_KEY = '7204817310985233';
 
 /**
- * Applies pending migrations. On real Postgres several replicas may boot at once, so the
- * runner holds a session-level advisory lock: the first one migrates, the others wait and
- * then find nothing left to do. The embedded database belongs to one process, so no lock.
+ * Runs `work` while holding the migration lock. On real Postgres several replicas may boot at
+ * once, so this is a session-level advisory lock: everything that touches the schema at boot
+ * (creating the `migrations` table, reading it, migrating) happens under it. The embedded
+ * database belongs to one process, so no lock there.
  */
-export async function migrateUnderLock(dataSource: DataSource, embedded: boolean): Promise<Migration[]> {
-  if (embedded) return dataSource.runMigrations({ transaction: 'each' });
+export async function withMigrationLock<T>(dataSource: DataSource, embedded: boolean, work: () => Promise<T>): Promise<T> {
+  if (embedded) return work();
   const lockHolder = dataSource.createQueryRunner();
   await lockHolder.connect();
   try {
     await lockHolder.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
-      return await dataSource.runMigrations({ transaction: 'each' });
+      return await work();
     } finally {
       await lockHolder.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
     }
   } finally {
     await lockHolder.release();
   }
+}
+
+/** Applies pending migrations under the lock: the first replica migrates, the others wait and find nothing left to do. */
+export async function migrateUnderLock(dataSource: DataSource, embedded: boolean): Promise<Migration[]> {
+  return withMigrationLock(dataSource, embedded, () => dataSource.runMigrations({ transaction: 'each' }));
 }

@@ -2,8 +2,11 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import type { Response } from 'express';
 import { AppError, ErrorBody, ErrorCode, ERROR_STATUS } from './app-error';
 
+/** The first code of each status: 400 is `validation_failed` (`invalid_json` only for bodies that do not parse). */
 const BY_STATUS: Record<number, ErrorCode> = Object.fromEntries(
-  Object.entries(ERROR_STATUS).map(([code, status]) => [status, code as ErrorCode]),
+  Object.entries(ERROR_STATUS)
+    .reverse()
+    .map(([code, status]) => [status, code as ErrorCode]),
 );
 
 /** Postgres SQLSTATE classes that mean the database is unreachable or going away. */

@@ -37,6 +37,14 @@ class HealthController implements OnModuleInit {
     this.readiness.register('database', async () => {
       await this.dataSource.query('SELECT 1');
     });
+    // Not ready while migrations are pending (CARIOS_MIGRATE_ON_BOOT=false and nobody migrated yet):
+    // queries would fail. Once current, the schema only moves forward: stop asking.
+    let schemaCurrent = false;
+    this.readiness.register('schema', async () => {
+      if (schemaCurrent) return;
+      if (await this.dataSource.showMigrations()) throw new Error('migrations are pending');
+      schemaCurrent = true;
+    });
     const redis = this.redis;
     if (redis) {
       this.readiness.register('redis', async () => {

@@ -1,9 +1,12 @@
+import { isUtf8 } from 'node:buffer';
+import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { NextFunction, Request, Response } from 'express';
 import { AppConfig } from '../config/app-config';
 import { AllExceptionsFilter, toErrorResponse } from '../errors/all-exceptions.filter';
-import { ValidationError } from '../errors/app-error';
+import { AppError, ErrorBody, ValidationError } from '../errors/app-error';
 import { createValidationPipe } from './validation';
 import { ShutdownState } from '../lifecycle/shutdown-state';
 
@@ -28,6 +31,59 @@ export function findBadString(value: unknown, path = 'body', depth = 0): string 
 }
 
 /**
+ * Finds the first object key that names a member of `Object.prototype` (`__proto__`,
+ * `constructor`, `hasOwnProperty`...). class-validator's whitelist looks keys up in a plain
+ * object, so such keys slip past `forbidNonWhitelisted`; no DTO of ours declares one.
+ */
+export function findReservedKey(value: unknown, path = 'body', depth = 0): string | undefined {
+  if (depth > 32 || !value || typeof value !== 'object') return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const bad = findReservedKey(value[i], `${path}[${i}]`, depth + 1);
+      if (bad) return bad;
+    }
+    return undefined;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    if (k in Object.prototype) return `${path}.${k}`;
+    const bad = findReservedKey(v, `${path}.${k}`, depth + 1);
+    if (bad) return bad;
+  }
+  return undefined;
+}
+
+const JSON_TYPES = ['application/json', 'application/*+json'];
+
+/** Raw-body checks JSON.parse cannot make: a BOM (which iconv would strip) and bytes that are not UTF-8 (which it would turn into U+FFFD). */
+function verifyJsonBytes(_req: unknown, _res: unknown, buf: Buffer): void {
+  const bom = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
+  if (bom || !isUtf8(buf)) {
+    throw Object.assign(new Error(bom ? 'byte order mark' : 'invalid UTF-8'), { status: 400, type: 'entity.parse.failed' });
+  }
+}
+
+/** Requests Node's HTTP parser refuses (oversized headers, bad bytes) never reach Express: answer them in the contract's shape too. */
+function answerClientErrors(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, reason, body]: [number, string, ErrorBody] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', { error: { code: 'headers_too_large', message: 'request headers are too large', details: [] } }]
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', { error: { code: 'request_timeout', message: 'request not received in time', details: [] } }]
+          : [400, 'Bad Request', { error: { code: 'validation_failed', message: 'malformed HTTP request', details: [] } }];
+    const json = JSON.stringify(body);
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+    );
+  });
+}
+
+/**
  * Everything HTTP-wide: body parsing with the contract's errors for bad JSON and oversized
  * bodies, the proxy trust, the global validation pipe and the one exception filter.
  */
@@ -44,13 +100,27 @@ export function configureHttp(app: INestApplication): void {
     if (shutdown.isDraining) res.setHeader('Connection', 'close');
     next();
   });
-  express_.use(express.json({ limit: config.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'] }));
+  answerClientErrors(app.getHttpServer() as Server);
+  express_.use((req: Request, _res: Response, next: NextFunction) => {
+    // A body we would not parse must not be silently ignored (a PATCH answering 200 for nothing).
+    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length']) > 0;
+    if (hasBody && !req.is(JSON_TYPES)) {
+      return next(new AppError('unsupported_media_type', 'request bodies must be application/json'));
+    }
+    next();
+  });
+  express_.use(express.json({ limit: config.bodyLimitBytes, strict: true, type: JSON_TYPES, verify: verifyJsonBytes }));
   express_.use((req: Request, _res: Response, next: NextFunction) => {
     const bad = findBadString(req.body);
     if (bad) {
       return next(
         new ValidationError([{ field: bad.replace(/^body\.?/, '') || 'body', message: 'must be valid Unicode text without NUL characters' }]),
       );
+    }
+    const reserved = findReservedKey(req.body);
+    if (reserved) {
+      const field = reserved.replace(/^body\.?/, '');
+      return next(new ValidationError([{ field, message: `property ${field.split('.').pop()} should not exist` }]));
     }
     next();
   });

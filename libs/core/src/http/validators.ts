@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { registerDecorator, ValidationOptions } from 'class-validator';
+import { registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
 
 /** Length in Unicode code points, as the contract counts it (not UTF-16 units). */
 export function codePoints(value: string): number {
@@ -29,4 +29,12 @@ export function NormalizeText(opts: { trim?: boolean } = {}): PropertyDecorator 
     const nfc = value.normalize('NFC');
     return opts.trim ? nfc.trim() : nfc;
   });
+}
+
+/**
+ * Like `@IsOptional()` but only for an absent property: `null` is still validated (and
+ * refused by `@IsString()`), instead of reaching a NOT NULL column as a 500.
+ */
+export function OptionalNotNull(): PropertyDecorator {
+  return ValidateIf((_object: object, value: unknown) => value !== undefined);
 }

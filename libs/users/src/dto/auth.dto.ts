@@ -1,9 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { CodePointLength, NormalizeText } from '@cariosan/core';
+import { CodePointLength, NormalizeText, OptionalNotNull } from '@cariosan/core';
 import { Transform } from 'class-transformer';
-import { IsOptional, IsString, Matches } from 'class-validator';
+import { IsString, Matches } from 'class-validator';
 
-const lowerCase = Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.toLowerCase() : value));
+/** ASCII only: `toLowerCase()` would turn look-alikes such as the Kelvin sign (U+212A) into a plain `k`. */
+const lowerCase = Transform(({ value }: { value: unknown }) =>
+  typeof value === 'string' ? value.replace(/[A-Z]+/g, (c) => c.toLowerCase()) : value,
+);
 
 export class RegisterDto {
   @ApiProperty({ example: 'ada', description: '2-32 characters of a-z, 0-9, _ . -; stored lower-case' })
@@ -18,7 +21,7 @@ export class RegisterDto {
   password: string;
 
   @ApiPropertyOptional({ maxLength: 64 })
-  @IsOptional()
+  @OptionalNotNull()
   @NormalizeText({ trim: true })
   @IsString()
   @CodePointLength(1, 64)
@@ -40,7 +43,7 @@ export class LoginDto {
 
 export class UpdateMeDto {
   @ApiPropertyOptional({ maxLength: 64 })
-  @IsOptional()
+  @OptionalNotNull()
   @NormalizeText({ trim: true })
   @IsString()
   @CodePointLength(1, 64)

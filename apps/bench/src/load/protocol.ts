@@ -1,0 +1,129 @@
+import type { HistogramData } from '../support/stats';
+
+/** What the orchestrator asks a load process to do, and what comes back (over the fork IPC channel). */
+export interface ClosedLoopResult {
+  histogram: HistogramData;
+  /** Requests completed inside the measured window. */
+  completed: number;
+  /** Non-2xx answers or thrown errors inside the measured window, by status (or "error"). */
+  failures: Record<string, number>;
+  firstFailure?: string;
+  windowMs: number;
+  /** CPU seconds this load process used during the measured window. */
+  cpuSeconds: number;
+}
+
+export interface HttpLoadTask {
+  kind: 'http';
+  baseUrl: string;
+  mode: 'post' | 'history';
+  /** Client i uses channelIds[i % length]. */
+  channelIds: string[];
+  /** One bearer token per concurrent client; each client has its own keep-alive agent. */
+  tokens: string[];
+  contentLength: number;
+  history?: { minId: string; maxId: string; limit: number };
+  warmupMs: number;
+  durationMs: number;
+}
+
+export interface PgLoadTask {
+  kind: 'pg';
+  databaseUrl: string;
+  mode: 'post' | 'history';
+  poolSize: number;
+  concurrency: number;
+  /** Client i writes to channelIds[i % length] as authorIds[i % length] (history reads channelIds[0]). */
+  channelIds: string[];
+  authorIds: string[];
+  /** Post mode: take the channel's advisory lock like the server does (default true). */
+  lock?: boolean;
+  contentLength: number;
+  history?: { minId: string; maxId: string; limit: number };
+  warmupMs: number;
+  durationMs: number;
+}
+
+/** Open-loop poster for fanout: `rate` posts per second whatever the answers, bounded in flight. */
+export interface RatePostTask {
+  kind: 'rate-post';
+  /** REST base url (server) or raw ws server url; posts go to `${baseUrl}${path}`. */
+  baseUrl: string;
+  path: string;
+  token?: string;
+  rate: number;
+  durationMs: number;
+  contentLength: number;
+  maxInFlight: number;
+  /** First sequence number to embed, so every post of a run is distinct. */
+  firstSeq: number;
+}
+
+export interface RatePostResult {
+  sent: number;
+  ok: number;
+  failures: Record<string, number>;
+  firstFailure?: string;
+  /** Sequence numbers of the posts that succeeded (recipients are expected for these only). */
+  okSeqs: number[];
+  postLatency: HistogramData;
+  cpuSeconds: number;
+  windowMs: number;
+}
+
+export interface GatewayHoldTask {
+  kind: 'gateway-hold';
+  /** ws://127.0.0.1:port/gateway for each socket, in the order of `tokens` (raw server ignores tokens). */
+  urls: string[];
+  tokens: string[];
+  protocol: 'cariosan' | 'raw';
+  /** Sockets opened at once; keeps the connect storm from timing out. */
+  connectConcurrency: number;
+}
+
+export type Task = HttpLoadTask | PgLoadTask | RatePostTask | GatewayHoldTask;
+
+export interface StepReport {
+  /** Latency of every (message, recipient) pair received during the step, ms. */
+  recipient: HistogramData;
+  /** Per message sequence: [latest receive latency ms, recipients that got it] in this process. */
+  perMessage: Record<number, [number, number]>;
+  /** Every frame the sockets received during the step (bench messages and anything else). */
+  frames: number;
+  benchFrames: number;
+  duplicates: number;
+  closed: number;
+  cpuSeconds: number;
+  windowMs: number;
+  /** Wall-clock ms of the last bench frame received in the step (0 when none). */
+  lastReceiveWall: number;
+}
+
+export type ToWorker =
+  | { type: 'run'; task: Task }
+  | { type: 'step-start' }
+  | { type: 'step-end' }
+  | { type: 'count' }
+  | { type: 'close' };
+
+export type FromWorker =
+  | { type: 'result'; result: ClosedLoopResult | RatePostResult }
+  | { type: 'connected'; open: number; failed: number; firstFailure?: string; ms: number }
+  | { type: 'step'; report: StepReport }
+  | { type: 'count'; benchFrames: number }
+  | { type: 'closed'; cpuSeconds: number }
+  | { type: 'error'; message: string };
+
+/** The marker a bench message's content starts with: `bench <seq> <send wall-clock ms>`. */
+export const BENCH_MARK = 'bench ';
+
+/** Wall-clock milliseconds with sub-ms precision, comparable across processes on one machine. */
+export function wallMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** Content of exactly `length` code points carrying the sequence and send time. */
+export function benchContent(seq: number, length: number): string {
+  const head = `${BENCH_MARK}${seq} ${wallMs().toFixed(3)} `;
+  return head.length >= length ? head.slice(0, length) : head + 'x'.repeat(length - head.length);
+}

@@ -1,0 +1,176 @@
+import { AppConfig, ConfigError, loadConfig, parseDuration, parseDurationList } from './app-config';
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error(`no ConfigError for ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('gives the documented defaults for an empty environment', () => {
+    const c = loadConfig({});
+    expect(c).toBeInstanceOf(AppConfig);
+    expect(c).toMatchObject({
+      port: 8080,
+      host: '0.0.0.0',
+      databaseUrl: undefined,
+      redisUrl: undefined,
+      redisPrefix: 'cariosan:',
+      dataDir: './data',
+      s3: undefined,
+      trustProxyHops: 0,
+      maxUploadBytes: 26_214_400,
+      webhookRetryScheduleMs: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
+      webhookDisableAfterMs: 5 * 86_400_000,
+      webhookAllowPrivateNetworks: false,
+      migrateOnBoot: true,
+      logLevel: 'info',
+      allowedOrigins: [],
+      rateLimit: { perWindow: 600, loginPerWindow: 10, windowSeconds: 60 },
+      shutdownTimeoutMs: 10_000,
+      bodyLimitBytes: 262_144,
+    });
+    expect(c.secrets).toEqual([]);
+  });
+
+  it('treats blank values as unset', () => {
+    expect(loadConfig({ CARIOS_PORT: '  ', CARIOS_DATABASE_URL: '', CARIOS_LOG_LEVEL: ' ' })).toMatchObject({
+      port: 8080,
+      databaseUrl: undefined,
+      logLevel: 'info',
+    });
+  });
+
+  it('parses every variable', () => {
+    const c = loadConfig({
+      CARIOS_PORT: '9090',
+      CARIOS_HOST: '127.0.0.1',
+      CARIOS_DATABASE_URL: 'postgres://app:db%40pass@db:5432/chat',
+      CARIOS_REDIS_URL: 'rediss://:redispass@cache:6380',
+      CARIOS_REDIS_PREFIX: 'team-a:',
+      CARIOS_DATA_DIR: '/var/lib/cariosan',
+      CARIOS_TRUST_PROXY_HOPS: '2',
+      CARIOS_MAX_UPLOAD_BYTES: '1048576',
+      CARIOS_WEBHOOK_RETRY_SCHEDULE: '500ms, 1s,2m',
+      CARIOS_WEBHOOK_DISABLE_AFTER: '12h',
+      CARIOS_WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'YES',
+      CARIOS_MIGRATE_ON_BOOT: 'false',
+      CARIOS_LOG_LEVEL: 'DEBUG',
+      CARIOS_ALLOWED_ORIGINS: 'https://chat.example.com, http://localhost:3000',
+      CARIOS_RATE_LIMIT_REQUESTS: '100',
+      CARIOS_RATE_LIMIT_LOGIN: '5',
+      CARIOS_RATE_LIMIT_WINDOW_SECONDS: '30',
+      CARIOS_SHUTDOWN_TIMEOUT_MS: '5000',
+      CARIOS_S3_ENDPOINT: 'http://minio:9000',
+      CARIOS_S3_PUBLIC_ENDPOINT: 'https://files.example.com',
+      CARIOS_S3_ACCESS_KEY: 'minio',
+      CARIOS_S3_SECRET_KEY: 'minio-secret',
+      CARIOS_S3_BUCKET: 'chat-files',
+      CARIOS_S3_REGION: 'eu-west-1',
+    });
+    expect(c).toMatchObject({
+      port: 9090,
+      host: '127.0.0.1',
+      databaseUrl: 'postgres://app:db%40pass@db:5432/chat',
+      redisUrl: 'rediss://:redispass@cache:6380',
+      redisPrefix: 'team-a:',
+      dataDir: '/var/lib/cariosan',
+      trustProxyHops: 2,
+      maxUploadBytes: 1_048_576,
+      webhookRetryScheduleMs: [500, 1_000, 120_000],
+      webhookDisableAfterMs: 43_200_000,
+      webhookAllowPrivateNetworks: true,
+      migrateOnBoot: false,
+      logLevel: 'debug',
+      allowedOrigins: ['https://chat.example.com', 'http://localhost:3000'],
+      rateLimit: { perWindow: 100, loginPerWindow: 5, windowSeconds: 30 },
+      shutdownTimeoutMs: 5000,
+      s3: {
+        endpoint: 'http://minio:9000',
+        publicEndpoint: 'https://files.example.com',
+        accessKey: 'minio',
+        secretKey: 'minio-secret',
+        bucket: 'chat-files',
+        region: 'eu-west-1',
+      },
+    });
+    // Every secret, as written and decoded, so the log scrubber finds it however it is printed.
+    expect(c.secrets.sort()).toEqual(['db%40pass', 'db@pass', 'minio-secret', 'redispass'].sort());
+  });
+
+  it('defaults the public S3 endpoint to the S3 endpoint', () => {
+    const c = loadConfig({ CARIOS_S3_BUCKET: 'chat-files', CARIOS_S3_ENDPOINT: 'http://minio:9000' });
+    expect(c.s3).toMatchObject({ endpoint: 'http://minio:9000', publicEndpoint: 'http://minio:9000', region: 'us-east-1' });
+  });
+
+  it.each([
+    ['CARIOS_PORT', 'abc'],
+    ['CARIOS_PORT', '65536'],
+    ['CARIOS_PORT', '-1'],
+    ['CARIOS_PORT', '80.5'],
+    ['CARIOS_DATABASE_URL', 'notaurl'],
+    ['CARIOS_DATABASE_URL', 'mysql://db/chat'],
+    ['CARIOS_REDIS_URL', 'http://cache:6379'],
+    ['CARIOS_REDIS_PREFIX', 'has space'],
+    ['CARIOS_TRUST_PROXY_HOPS', '11'],
+    ['CARIOS_MAX_UPLOAD_BYTES', '0'],
+    ['CARIOS_WEBHOOK_RETRY_SCHEDULE', '5x'],
+    ['CARIOS_WEBHOOK_RETRY_SCHEDULE', '5s,,5m'],
+    ['CARIOS_WEBHOOK_DISABLE_AFTER', '5 days'],
+    ['CARIOS_WEBHOOK_ALLOW_PRIVATE_NETWORKS', 'sure'],
+    ['CARIOS_MIGRATE_ON_BOOT', '2'],
+    ['CARIOS_LOG_LEVEL', 'verbose'],
+    ['CARIOS_ALLOWED_ORIGINS', 'chat.example.com'],
+    ['CARIOS_RATE_LIMIT_REQUESTS', '0'],
+    ['CARIOS_RATE_LIMIT_WINDOW_SECONDS', '86401'],
+    ['CARIOS_SHUTDOWN_TIMEOUT_MS', '1e4'],
+    ['CARIOS_S3_ENDPOINT', 'ftp://files'],
+    ['CARIOS_S3_REGION', 'EU West'],
+  ])('refuses %s=%p and names it', (variable, value) => {
+    const err = configError({ [variable]: value });
+    expect(err.variable).toBe(variable);
+    expect(err.message).toMatch(new RegExp(`^Invalid configuration: ${variable} `));
+    expect(err.message).not.toContain('\n');
+  });
+
+  it('checks the S3 bucket name and key pair', () => {
+    expect(configError({ CARIOS_S3_BUCKET: 'Bad_Bucket' }).variable).toBe('CARIOS_S3_BUCKET');
+    expect(configError({ CARIOS_S3_BUCKET: 'chat-files', CARIOS_S3_ACCESS_KEY: 'k' }).variable).toBe('CARIOS_S3_SECRET_KEY');
+    expect(configError({ CARIOS_S3_BUCKET: 'chat-files', CARIOS_S3_SECRET_KEY: 'never-shown' }).variable).toBe('CARIOS_S3_ACCESS_KEY');
+  });
+
+  it('never echoes a URL it refuses (it may carry a password)', () => {
+    const err = configError({ CARIOS_DATABASE_URL: 'postgres://u:Hunter2Secret@ho st/db' });
+    expect(err.message).not.toContain('Hunter2Secret');
+    const bad = configError({ CARIOS_S3_BUCKET: 'chat-files', CARIOS_S3_SECRET_KEY: 'never-shown' });
+    expect(bad.message).not.toContain('never-shown');
+  });
+});
+
+describe('durations', () => {
+  it.each([
+    ['250ms', 250],
+    ['5s', 5_000],
+    ['5m', 300_000],
+    ['2h', 7_200_000],
+    ['5d', 432_000_000],
+    [' 10h ', 36_000_000],
+    ['0s', 0],
+  ])('parses %p as %d ms', (raw, ms) => {
+    expect(parseDuration('X', raw)).toBe(ms);
+  });
+
+  it.each(['5', '5x', '-5s', '1.5h', 's', '5 s', '5S', ''])('refuses %p', (raw) => {
+    expect(() => parseDuration('CARIOS_X', raw)).toThrow(/CARIOS_X/);
+  });
+
+  it('parses lists and refuses empty entries', () => {
+    expect(parseDurationList('X', '1s, 2m ,3h')).toEqual([1_000, 120_000, 10_800_000]);
+    expect(() => parseDurationList('CARIOS_X', '')).toThrow(/CARIOS_X/);
+    expect(() => parseDurationList('CARIOS_X', '1s,')).toThrow(/CARIOS_X/);
+  });
+});

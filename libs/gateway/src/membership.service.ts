@@ -1,0 +1,59 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { type ChannelView, type DomainEventType, GATEWAY_DISPATCH, snowflakeAt } from '@cariosan/core';
+import { ChannelsService } from '@cariosan/channels';
+import type { AuthenticatedUser } from '@cariosan/users';
+
+export interface MissedEvent {
+  eventId: string;
+  type: string;
+  dataJson: string;
+}
+
+/** Most events a takeover fills in from the outbox; more than this and the session is not resumable. */
+const GAP_FILL_LIMIT = 1000;
+
+/** What the gateway reads from Postgres: a user's channels, and committed events it may have missed. */
+@Injectable()
+export class MembershipService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly channels: ChannelsService,
+  ) {}
+
+  async channelsOf(user: AuthenticatedUser): Promise<ChannelView[]> {
+    return (await this.channels.listMine(user)).map((c) => c.channel);
+  }
+
+  async channelIdsOf(userId: string): Promise<string[]> {
+    const rows = await this.dataSource.query<{ channel_id: string }[]>('SELECT channel_id FROM channel_members WHERE user_id = $1', [
+      userId,
+    ]);
+    return rows.map((r) => r.channel_id);
+  }
+
+  /**
+   * Committed events since `sinceMs` that a session of this user should have seen: events of
+   * channels they were a member of at the time, and events addressed to them. Used when a
+   * session is taken over from a replica that may have died before storing them; the caller
+   * drops the ones the session already had by event id. Undefined when there are too many.
+   */
+  async eventsSince(userId: string, sinceMs: number): Promise<MissedEvent[] | undefined> {
+    const rows = await this.dataSource.query<{ id: string; type: DomainEventType; payload: unknown }[]>(
+      `SELECT o.id, o.type, o.payload
+         FROM outbox o
+        WHERE o.id >= $2
+          AND ($1::bigint = ANY(o.notify_user_ids)
+               OR EXISTS (SELECT 1 FROM channel_members m
+                           WHERE m.channel_id = o.channel_id AND m.user_id = $1 AND m.joined_at <= o.created_at))
+        ORDER BY o.id
+        LIMIT ${GAP_FILL_LIMIT + 1}`,
+      [userId, snowflakeAt(sinceMs)],
+    );
+    if (rows.length > GAP_FILL_LIMIT) return undefined;
+    return rows
+      .filter((r) => GATEWAY_DISPATCH[r.type] !== undefined)
+      .map((r) => ({ eventId: r.id, type: GATEWAY_DISPATCH[r.type], dataJson: JSON.stringify(r.payload) }));
+  }
+}
