@@ -63,7 +63,7 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
     this.slowConsumers = metrics.counter('cariosan_gateway_slow_consumer_closes_total', 'Gateway sockets cut for not keeping up');
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  onApplicationBootstrap(): void {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
     const server = this.adapterHost.httpAdapter.getHttpServer() as Server;
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
@@ -71,8 +71,17 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
     this.sweeper = setInterval(() => this.sweep(), period);
     this.sweeper.unref();
     this.shutdown.onDrain(() => this.drain());
-    await this.bus.subscribe(TOKEN_REVOKED_TOPIC, this.onRevoked);
-    await this.bus.subscribe(SESSION_CLAIMED_TOPIC, this.onClaimed);
+    // Not awaited: boot must not wait for Redis (readiness reports it); retried until it holds.
+    this.subscribeUntilDone(TOKEN_REVOKED_TOPIC, this.onRevoked);
+    this.subscribeUntilDone(SESSION_CLAIMED_TOPIC, this.onClaimed);
+  }
+
+  private subscribeUntilDone(topic: string, listener: (message: string) => void): void {
+    this.bus.subscribe(topic, listener).catch((err: unknown) => {
+      if (this.draining) return;
+      this.logger.warn(`subscribing ${topic} failed, retrying: ${String(err)}`);
+      setTimeout(() => this.subscribeUntilDone(topic, listener), 2000).unref();
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {

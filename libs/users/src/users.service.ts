@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import * as argon2 from 'argon2';
 import { DataSource, EntityManager } from 'typeorm';
@@ -39,6 +39,7 @@ export function toUserView(u: User): UserResponse {
 
 @Injectable()
 export class UsersService {
+  private readonly logger = new Logger('UsersService');
   /** Verified against when the username is unknown, so both failures cost the same time. */
   private readonly dummyHash = argon2.hash('not-a-real-password', ARGON2_OPTIONS);
 
@@ -77,7 +78,10 @@ export class UsersService {
 
   async logout(auth: AuthenticatedUser): Promise<void> {
     await this.dataSource.getRepository(AuthToken).delete({ tokenHash: Buffer.from(auth.tokenHash, 'hex') });
-    await this.bus.publish(TOKEN_REVOKED_TOPIC, JSON.stringify({ userId: auth.id, tokenHash: auth.tokenHash }));
+    // The token is dead on REST already; with Redis down, open gateway sessions of it stay until they reconnect.
+    await this.bus.publish(TOKEN_REVOKED_TOPIC, JSON.stringify({ userId: auth.id, tokenHash: auth.tokenHash })).catch((err: unknown) => {
+      this.logger.warn(`announcing a logout failed: ${err instanceof Error ? err.message : String(err)}`);
+    });
   }
 
   /** Resolves a bearer token to its user, or undefined when it is unknown or revoked. */
