@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { Api, registerUser, TestUser } from '../support/api';
 import { describeWithCluster } from '../support/describe';
 import { expectContiguous, GatewayClient } from '../support/gateway-client';
@@ -103,6 +104,40 @@ describeWithCluster('gateway across three replicas', () => {
     await c.waitFor((f) => f.t === 'MESSAGE_CREATE' && f.d.content === 'marker');
     expect(contents(c)).not.toContain('after leave');
     expect(c.dispatches('CHANNEL_MEMBER_ADD').filter((f) => f.d.userId === carol.id && f.d.channelId === room)).toHaveLength(1);
+    expectContiguous(c.frames);
+  });
+
+  it('delivers messages that follow a join in the same relay batch, before the replica could subscribe', async () => {
+    const dave = await registerUser(apis[0]!);
+    const rooms = await Promise.all(Array.from({ length: 8 }, () => createChannel(bob, apis[1])));
+    const c = await connect(2);
+    await c.identify(dave.token);
+    // Join and post nearly at once: the post waits for the join's channel lock, so both events
+    // are published back to back, faster than replica 2 can subscribe after seeing the join.
+    await Promise.all(
+      rooms.map(async (room, i) => {
+        const joined = join(dave, room, apis[0]);
+        await sleep(3);
+        await Promise.all([joined, post(bob, room, `raced ${i}`, apis[1])]);
+      }),
+    );
+    // What dave must get follows from the committed order: messages after his join event.
+    const db = new Client({ connectionString: stack.env.CARIOS_DATABASE_URL });
+    await db.connect();
+    const { rows } = await db.query<{ channel_id: string; type: string; joined: boolean }>(
+      `SELECT channel_id::text, type, (type = 'member.joined' AND payload->>'userId' = $2) AS joined
+         FROM outbox WHERE channel_id = ANY($1::bigint[]) AND type IN ('member.joined', 'message.created') ORDER BY id`,
+      [rooms, dave.id],
+    );
+    await db.end();
+    const expected = rooms
+      .map((room, i) => ({ room, i, order: rows.filter((r) => r.channel_id === room).map((r) => (r.joined ? 'join' : 'msg')) }))
+      .filter((r) => r.order.join() === 'join,msg')
+      .map((r) => `raced ${r.i}`);
+    expect(expected.length).toBeGreaterThan(0);
+    await c.waitForCount('MESSAGE_CREATE', expected.length);
+    await sleep(500);
+    expect([...contents(c)].sort()).toEqual([...expected].sort());
     expectContiguous(c.frames);
   });
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BUS, type BusPort, type DomainEvent, GATEWAY_DISPATCH, MetricsService } from '@cariosan/core';
+import { MembershipService } from './membership.service';
 import type { Session } from './session';
 
 interface TopicEntry {
@@ -26,6 +27,7 @@ export class Fanout {
 
   constructor(
     @Inject(BUS) private readonly bus: BusPort,
+    private readonly membership: MembershipService,
     metrics: MetricsService,
   ) {
     this.latency = metrics.histogram(
@@ -71,12 +73,22 @@ export class Fanout {
     session.channels.clear();
   }
 
-  joinChannel(session: Session, channelId: string): void {
+  /**
+   * Follows a channel the user just joined. Events of that channel published before the bus
+   * subscription was active would be lost, so the session holds its live events back, then
+   * takes what the outbox has after the join event, and releases both in order (deduped by id).
+   */
+  joinChannel(session: Session, channelId: string, joinEventId: string): void {
     if (session.channels.has(channelId) || this.sessions.get(session.id) !== session) return;
     session.channels.add(channelId);
-    this.follow(session, channelTopicOf(channelId)).catch((err: unknown) => {
-      this.logger.warn(`session ${session.id} could not follow channel ${channelId}: ${String(err)}`);
-    });
+    session.startBuffering();
+    this.follow(session, channelTopicOf(channelId))
+      .then(() => this.membership.channelEventsAfter(channelId, joinEventId))
+      .then((missed) => session.prependBuffered(missed))
+      .catch((err: unknown) => {
+        this.logger.warn(`session ${session.id} could not follow channel ${channelId}: ${String(err)}`);
+      })
+      .finally(() => session.finishBuffering());
   }
 
   leaveChannel(session: Session, channelId: string): void {
@@ -139,9 +151,9 @@ export class Fanout {
     for (const session of [...targets]) {
       if (!session.deliver(eventId, type, dataJson)) continue;
       // Membership changes take effect at once; the leaver still got the event above.
-      if (event.type === 'member.joined' && subjectId === session.userId) this.joinChannel(session, event.channelId);
+      if (event.type === 'member.joined' && subjectId === session.userId) this.joinChannel(session, event.channelId, eventId);
       else if (event.type === 'member.left' && subjectId === session.userId) this.leaveChannel(session, event.channelId);
-      else if (event.type === 'channel.created' && onUserTopic) this.joinChannel(session, event.channelId);
+      else if (event.type === 'channel.created' && onUserTopic) this.joinChannel(session, event.channelId, eventId);
     }
     const created = Date.parse(event.createdAt);
     if (Number.isFinite(created)) this.latency.observe(Math.max(0, Date.now() - created) / 1000);

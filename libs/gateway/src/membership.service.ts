@@ -34,6 +34,18 @@ export class MembershipService {
   }
 
   /**
+   * Committed events of one channel after `afterEventId`, oldest first: what a session that just
+   * joined may have missed while its subscription to the channel was being set up.
+   */
+  async channelEventsAfter(channelId: string, afterEventId: string): Promise<MissedEvent[]> {
+    const rows = await this.dataSource.query<{ id: string; type: DomainEventType; payload: unknown }[]>(
+      `SELECT id, type, payload FROM outbox WHERE channel_id = $1 AND id > $2 ORDER BY id LIMIT ${GAP_FILL_LIMIT}`,
+      [channelId, afterEventId],
+    );
+    return toMissed(rows);
+  }
+
+  /**
    * Committed events since `sinceMs` that a session of this user should have seen: events of
    * channels they were a member of at the time, and events addressed to them. Used when a
    * session is taken over from a replica that may have died before storing them; the caller
@@ -52,8 +64,12 @@ export class MembershipService {
       [userId, snowflakeAt(sinceMs)],
     );
     if (rows.length > GAP_FILL_LIMIT) return undefined;
-    return rows
-      .filter((r) => GATEWAY_DISPATCH[r.type] !== undefined)
-      .map((r) => ({ eventId: r.id, type: GATEWAY_DISPATCH[r.type], dataJson: JSON.stringify(r.payload) }));
+    return toMissed(rows);
   }
+}
+
+function toMissed(rows: { id: string; type: DomainEventType; payload: unknown }[]): MissedEvent[] {
+  return rows
+    .filter((r) => GATEWAY_DISPATCH[r.type] !== undefined)
+    .map((r) => ({ eventId: r.id, type: GATEWAY_DISPATCH[r.type], dataJson: JSON.stringify(r.payload) }));
 }

@@ -26,8 +26,11 @@ export class Session {
   detachedAt: number | undefined = Date.now();
   readonly channels = new Set<string>();
   private readonly seen = new Set<string>();
-  /** While READY or a replay is being prepared, events wait here unnumbered. */
-  private buffering = true;
+  /**
+   * While READY, a replay or a channel join is being prepared, events wait here unnumbered.
+   * Counted, because a join may start while a replay is still being prepared.
+   */
+  private bufferHolds = 1;
   private buffered: PendingEvent[] = [];
 
   constructor(
@@ -54,7 +57,7 @@ export class Session {
   /** Takes an event for this session; false when it was a duplicate. */
   deliver(eventId: string, type: string, dataJson: string): boolean {
     if (eventId && this.seen.has(eventId)) return false;
-    if (this.buffering) {
+    if (this.bufferHolds > 0) {
       this.buffered.push({ eventId, type, dataJson });
       return true;
     }
@@ -64,7 +67,7 @@ export class Session {
   }
 
   startBuffering(): void {
-    this.buffering = true;
+    this.bufferHolds++;
   }
 
   /** Queues events ahead of those buffered live (a replay's gap fill is older than them). */
@@ -74,7 +77,8 @@ export class Session {
 
   /** Numbers and sends everything buffered (dropping what the replay already covered). */
   finishBuffering(): void {
-    this.buffering = false;
+    this.bufferHolds = Math.max(0, this.bufferHolds - 1);
+    if (this.bufferHolds > 0) return;
     const pending = this.buffered;
     this.buffered = [];
     for (const e of pending) {
