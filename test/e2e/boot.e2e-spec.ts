@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { SCHEMA } from '@cariosan/migrations';
 import { Api, username } from '../support/api';
-import { createTestDatabase } from '../support/database';
 import { describeWithPostgres } from '../support/describe';
 import { startServer, startStack, TestStack } from '../support/server';
 
@@ -19,7 +18,10 @@ function migrationNames(): string[] {
 }
 
 /** Runs the server until it exits by itself; resolves with its exit code and output. */
-async function runToExit(env: Record<string, string>, timeoutMs = 40_000): Promise<{ code: number | null; output: string }> {
+async function runToExit(
+  env: Record<string, string>,
+  timeoutMs = 40_000,
+): Promise<{ code: number | null; output: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cariosan-boot-'));
   const server = await startServer({ waitReady: false, env: { CARIOS_DATA_DIR: dataDir, ...env } });
   const timer = setTimeout(() => server.proc.kill('SIGKILL'), timeoutMs);
@@ -54,7 +56,9 @@ describe('boot configuration', () => {
   });
 
   it('never prints the database password, even in a URL it refuses', async () => {
-    const { code, output } = await runToExit({ CARIOS_DATABASE_URL: 'postgres://cariosan:Hunter2Secret@ho st/db' });
+    const { code, output } = await runToExit({
+      CARIOS_DATABASE_URL: 'postgres://cariosan:Hunter2Secret@ho st/db',
+    });
     expect(code).not.toBe(0);
     expect(output).toContain('CARIOS_DATABASE_URL');
     expect(output).not.toContain('Hunter2Secret');
@@ -72,27 +76,23 @@ describe('boot configuration', () => {
     expect(output).not.toContain('S3SecretKeyNeverPrinted');
   });
 
-  it(
-    'never prints secrets when the database cannot be reached, and exits non-zero',
-    async () => {
-      const { code, output } = await runToExit(
-        {
-          CARIOS_LOG_LEVEL: 'debug',
-          CARIOS_DATABASE_URL: 'postgres://cariosan:Hunter2Secret@127.0.0.1:1/cariosan',
-          CARIOS_S3_BUCKET: 'chat-files',
-          CARIOS_S3_ACCESS_KEY: 'AKIAEXAMPLE',
-          CARIOS_S3_SECRET_KEY: 'S3SecretKeyNeverPrinted',
-        },
-        55_000,
-      );
-      expect(code).not.toBe(0);
-      expect(code).not.toBeNull(); // exited by itself, not killed by the timeout
-      expect(output).toMatch(/ECONNREFUSED|connect/);
-      expect(output).not.toContain('Hunter2Secret');
-      expect(output).not.toContain('S3SecretKeyNeverPrinted');
-    },
-    60_000,
-  );
+  it('never prints secrets when the database cannot be reached, and exits non-zero', async () => {
+    const { code, output } = await runToExit(
+      {
+        CARIOS_LOG_LEVEL: 'debug',
+        CARIOS_DATABASE_URL: 'postgres://cariosan:Hunter2Secret@127.0.0.1:1/cariosan',
+        CARIOS_S3_BUCKET: 'chat-files',
+        CARIOS_S3_ACCESS_KEY: 'AKIAEXAMPLE',
+        CARIOS_S3_SECRET_KEY: 'S3SecretKeyNeverPrinted',
+      },
+      55_000,
+    );
+    expect(code).not.toBe(0);
+    expect(code).not.toBeNull(); // exited by itself, not killed by the timeout
+    expect(output).toMatch(/ECONNREFUSED|connect/);
+    expect(output).not.toContain('Hunter2Secret');
+    expect(output).not.toContain('S3SecretKeyNeverPrinted');
+  }, 60_000);
 });
 
 describeWithPostgres('boot on Postgres', () => {
@@ -106,7 +106,9 @@ describeWithPostgres('boot on Postgres', () => {
       const db = new Client({ connectionString: stack.env.CARIOS_DATABASE_URL });
       await db.connect();
       try {
-        const rows = (await db.query<{ name: string }>('SELECT name FROM migrations ORDER BY id')).rows.map((r) => r.name);
+        const rows = (await db.query<{ name: string }>('SELECT name FROM migrations ORDER BY id')).rows.map(
+          (r) => r.name,
+        );
         expect(rows).toEqual(names);
         expect(new Set(rows).size).toBe(rows.length);
       } finally {
@@ -118,16 +120,22 @@ describeWithPostgres('boot on Postgres', () => {
         const line = s
           .output()
           .split('\n')
-          .map((l) => (l.trim() ? (JSON.parse(l) as { msg?: string }).msg ?? '' : ''))
+          .map((l) => (l.trim() ? ((JSON.parse(l) as { msg?: string }).msg ?? '') : ''))
           .find((msg) => msg.startsWith('migrations applied: '));
         return line ? line.slice('migrations applied: '.length).split(', ') : [];
       });
       for (const name of names) {
-        expect({ name, processes: applied.filter((list) => list.includes(name)).length }).toEqual({ name, processes: 1 });
+        expect({ name, processes: applied.filter((list) => list.includes(name)).length }).toEqual({
+          name,
+          processes: 1,
+        });
       }
 
       // All three serve the same data.
-      const reg = await new Api(stack.servers[0]!.url).post('/api/v1/auth/register', { username: username(), password: 'password123' });
+      const reg = await new Api(stack.servers[0]!.url).post('/api/v1/auth/register', {
+        username: username(),
+        password: 'password123',
+      });
       expect(reg.status).toBe(201);
       const other = new Api(stack.servers[2]!.url).as(reg.body.token as string);
       expect((await other.get('/api/v1/users/@me')).body.id).toBe(reg.body.user.id);
@@ -143,7 +151,8 @@ describeWithPostgres('boot on Postgres', () => {
       const api = new Api(server.url);
       const deadline = Date.now() + 20_000;
       while ((await api.get('/healthz').catch(() => undefined))?.status !== 200) {
-        if (server.proc.exitCode !== null || Date.now() > deadline) throw new Error(`did not start:\n${server.output()}`);
+        if (server.proc.exitCode !== null || Date.now() > deadline)
+          throw new Error(`did not start:\n${server.output()}`);
         await new Promise((r) => setTimeout(r, 100));
       }
       expect(server.output()).toContain('pending migrations are not applied: CARIOS_MIGRATE_ON_BOOT=false');
@@ -151,8 +160,14 @@ describeWithPostgres('boot on Postgres', () => {
       // Readiness names the missing schema, so a load balancer never routes to this replica.
       const ready = await api.get('/readyz');
       expect(ready.status).toBe(503);
-      expect(ready.body.error).toEqual({ code: 'unavailable', message: expect.stringMatching(/schema/), details: expect.any(Array) });
-      expect(ready.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ check: 'schema', status: 'down' })]));
+      expect(ready.body.error).toEqual({
+        code: 'unavailable',
+        message: expect.stringMatching(/schema/),
+        details: expect.any(Array),
+      });
+      expect(ready.body.error.details).toEqual(
+        expect.arrayContaining([expect.objectContaining({ check: 'schema', status: 'down' })]),
+      );
       // Routes that need the missing tables fail (in the error shape, logged as server errors).
       const reg = await api.post('/api/v1/auth/register', { username: username(), password: 'password123' });
       expect(reg.status).toBe(500);

@@ -36,7 +36,9 @@ describe('operations', () => {
     expect(res.text).toMatch(
       /cariosan_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/users\/:id",status="200"\} \d+/,
     );
-    expect(res.text).toMatch(/cariosan_http_request_duration_seconds_bucket\{le="[\d.]+",method="POST",route="\/api\/v1\/auth\/register",status="201"\}/);
+    expect(res.text).toMatch(
+      /cariosan_http_request_duration_seconds_bucket\{le="[\d.]+",method="POST",route="\/api\/v1\/auth\/register",status="201"\}/,
+    );
     // The raw id never becomes a label value.
     expect(res.text).not.toContain(u.id);
     expect(res.text).toContain('process_resident_memory_bytes');
@@ -47,7 +49,9 @@ describe('operations', () => {
     const doc = await api.get('/api/v1/openapi.json');
     expect(doc.status).toBe(200);
     expect(doc.body.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/api/v1/auth/register', '/api/v1/users/@me', '/api/v1/users/{id}']));
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(['/api/v1/auth/register', '/api/v1/users/@me', '/api/v1/users/{id}']),
+    );
     // Probes are not part of the REST API.
     expect(doc.body.paths['/healthz']).toBeUndefined();
     const ui = await api.get('/api/docs');
@@ -57,7 +61,9 @@ describe('operations', () => {
   });
 
   it('echoes a sane X-Request-Id and generates one otherwise', async () => {
-    const given = await api.request('GET', '/api/v1/users/@me', undefined, { headers: { 'x-request-id': 'trace-abc.123' } });
+    const given = await api.request('GET', '/api/v1/users/@me', undefined, {
+      headers: { 'x-request-id': 'trace-abc.123' },
+    });
     expect(given.headers.get('x-request-id')).toBe('trace-abc.123');
     const generated = await api.get('/healthz');
     expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
@@ -79,14 +85,19 @@ describe('readiness with Redis unreachable', () => {
     stack = await startStack(0, { redis: false });
     server = await startServer({
       waitReady: false,
-      env: { ...stack.env, CARIOS_REDIS_URL: 'redis://127.0.0.1:1', CARIOS_REDIS_PREFIX: 'cariosan-test-closed:' },
+      env: {
+        ...stack.env,
+        CARIOS_REDIS_URL: 'redis://127.0.0.1:1',
+        CARIOS_REDIS_PREFIX: 'cariosan-test-closed:',
+      },
     });
     api = new Api(server.url);
     const deadline = Date.now() + 20_000;
     for (;;) {
       const up = await api.get('/healthz').catch(() => undefined);
       if (up?.status === 200) break;
-      if (server.proc.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start:\n${server.output()}`);
+      if (server.proc.exitCode !== null || Date.now() > deadline)
+        throw new Error(`server did not start:\n${server.output()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   });

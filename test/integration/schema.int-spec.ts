@@ -74,12 +74,17 @@ function inChildProcess(env: Record<string, string>): Report {
   // The build the e2e tests use (CARIOS_TEST_SERVER_ENTRY is dist/apps/server/src/main.js of another build).
   const entry = process.env.CARIOS_TEST_SERVER_ENTRY;
   const dist = entry ? resolve(entry, '../../../..') : resolve(__dirname, '../../dist');
-  if (!existsSync(join(dist, 'migrations/index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  if (!existsSync(join(dist, 'migrations/index.js')))
+    throw new Error('dist/ is missing: run `npm run build` first');
   const script = `${STEPS}
     require('reflect-metadata');
     runSteps(require(${JSON.stringify(join(dist, 'libs/core/src/index.js'))}), require(${JSON.stringify(join(dist, 'migrations/index.js'))}).SCHEMA, require('typeorm'), ${JSON.stringify(env)})
       .then((r) => process.stdout.write(JSON.stringify(r)), (e) => { process.stderr.write(String(e && e.stack || e)); process.exit(1); });`;
-  const out = execFileSync(process.execPath, ['-e', script], { cwd: resolve(__dirname, '../..'), encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  const out = execFileSync(process.execPath, ['-e', script], {
+    cwd: resolve(__dirname, '../..'),
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+  });
   return JSON.parse(out) as Report;
 }
 
@@ -92,7 +97,9 @@ describe('schema: migrations and entities', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     dataDir = mkdtempSync(join(tmpdir(), 'cariosan-schema-'));
-    report = db ? await inProcess({ CARIOS_DATABASE_URL: db.url }) : inChildProcess({ CARIOS_DATA_DIR: dataDir });
+    report = db
+      ? await inProcess({ CARIOS_DATABASE_URL: db.url })
+      : inChildProcess({ CARIOS_DATA_DIR: dataDir });
   });
 
   afterAll(async () => {
@@ -102,7 +109,9 @@ describe('schema: migrations and entities', () => {
 
   it('applies every migration (as listed in migrations/index.ts) to an empty database', () => {
     expect(report.initial).toEqual(none);
-    expect(report.migrationCount).toBe(Array.isArray(SCHEMA.migrations) ? SCHEMA.migrations.length : Object.keys(SCHEMA.migrations).length);
+    expect(report.migrationCount).toBe(
+      Array.isArray(SCHEMA.migrations) ? SCHEMA.migrations.length : Object.keys(SCHEMA.migrations).length,
+    );
     expect(report.applied).toBe(report.migrationCount);
     expect(report.pendingAfterUp).toBe(false);
   });

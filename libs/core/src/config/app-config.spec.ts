@@ -104,7 +104,11 @@ describe('loadConfig', () => {
 
   it('defaults the public S3 endpoint to the S3 endpoint', () => {
     const c = loadConfig({ CARIOS_S3_BUCKET: 'chat-files', CARIOS_S3_ENDPOINT: 'http://minio:9000' });
-    expect(c.s3).toMatchObject({ endpoint: 'http://minio:9000', publicEndpoint: 'http://minio:9000', region: 'us-east-1' });
+    expect(c.s3).toMatchObject({
+      endpoint: 'http://minio:9000',
+      publicEndpoint: 'http://minio:9000',
+      region: 'us-east-1',
+    });
   });
 
   it.each([
@@ -139,8 +143,12 @@ describe('loadConfig', () => {
 
   it('checks the S3 bucket name and key pair', () => {
     expect(configError({ CARIOS_S3_BUCKET: 'Bad_Bucket' }).variable).toBe('CARIOS_S3_BUCKET');
-    expect(configError({ CARIOS_S3_BUCKET: 'chat-files', CARIOS_S3_ACCESS_KEY: 'k' }).variable).toBe('CARIOS_S3_SECRET_KEY');
-    expect(configError({ CARIOS_S3_BUCKET: 'chat-files', CARIOS_S3_SECRET_KEY: 'never-shown' }).variable).toBe('CARIOS_S3_ACCESS_KEY');
+    expect(configError({ CARIOS_S3_BUCKET: 'chat-files', CARIOS_S3_ACCESS_KEY: 'k' }).variable).toBe(
+      'CARIOS_S3_SECRET_KEY',
+    );
+    expect(
+      configError({ CARIOS_S3_BUCKET: 'chat-files', CARIOS_S3_SECRET_KEY: 'never-shown' }).variable,
+    ).toBe('CARIOS_S3_ACCESS_KEY');
   });
 
   it('never echoes a URL it refuses (it may carry a password)', () => {

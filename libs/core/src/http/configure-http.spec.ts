@@ -40,17 +40,22 @@ describe('findBadString', () => {
 });
 
 describe('findReservedKey', () => {
-  it.each(['__proto__', 'constructor', 'hasOwnProperty', 'toString', 'valueOf', '__defineGetter__'])('finds %p', (key) => {
-    const body = JSON.parse(`{"ok":1,"${key}":{"x":1}}`) as unknown;
-    expect(findReservedKey(body)).toBe(`body.${key}`);
-  });
+  it.each(['__proto__', 'constructor', 'hasOwnProperty', 'toString', 'valueOf', '__defineGetter__'])(
+    'finds %p',
+    (key) => {
+      const body = JSON.parse(`{"ok":1,"${key}":{"x":1}}`) as unknown;
+      expect(findReservedKey(body)).toBe(`body.${key}`);
+    },
+  );
 
   it('finds them nested in objects and arrays', () => {
     expect(findReservedKey(JSON.parse('{"a":[{"b":{"__proto__":1}}]}'))).toBe('body.a[0].b.__proto__');
   });
 
   it('accepts ordinary keys, including ones that merely look alike', () => {
-    expect(findReservedKey({ username: 'a', proto: 1, Constructor: 2, nested: [{ toString_: 3 }] })).toBeUndefined();
+    expect(
+      findReservedKey({ username: 'a', proto: 1, Constructor: 2, nested: [{ toString_: 3 }] }),
+    ).toBeUndefined();
     expect(findReservedKey(['a', 1, null])).toBeUndefined();
     expect(findReservedKey(undefined)).toBeUndefined();
   });

@@ -3,9 +3,8 @@ import { registerDecorator, ValidateIf, ValidationOptions } from 'class-validato
 
 /** Length in Unicode code points, as the contract counts it (not UTF-16 units). */
 export function codePoints(value: string): number {
-  let n = 0;
-  for (const _ of value) n++;
-  return n;
+  // The string iterator walks code points (a surrogate pair is one step).
+  return [...value].length;
 }
 
 export function CodePointLength(min: number, max: number, options?: ValidationOptions): PropertyDecorator {

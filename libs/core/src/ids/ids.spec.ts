@@ -19,12 +19,21 @@ describe('ids', () => {
     expect(isSnowflake(v)).toBe(true);
   });
 
-  it.each(['', '-1', 'abc', '1.5', '1e5', ' 1', '1 ', '9223372036854775808', '99999999999999999999999', '00000000000000000001', '０'])(
-    'refuses %p as a Snowflake',
-    (v) => {
-      expect(isSnowflake(v)).toBe(false);
-    },
-  );
+  it.each([
+    '',
+    '-1',
+    'abc',
+    '1.5',
+    '1e5',
+    ' 1',
+    '1 ',
+    '9223372036854775808',
+    '99999999999999999999999',
+    '00000000000000000001',
+    '０',
+  ])('refuses %p as a Snowflake', (v) => {
+    expect(isSnowflake(v)).toBe(false);
+  });
 
   it('mints 256-bit url-safe secrets with the prefix', () => {
     const a = newSecret('cst_');
@@ -34,6 +43,8 @@ describe('ids', () => {
   });
 
   it('hashes with SHA-256', () => {
-    expect(sha256('abc').toString('hex')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    expect(sha256('abc').toString('hex')).toBe(
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    );
   });
 });

@@ -4,9 +4,9 @@ import { secretScrubber } from './logging.module';
 describe('secretScrubber', () => {
   it('replaces every occurrence of every secret', () => {
     const scrub = secretScrubber(['Hunter2Secret', 's3-key-value']);
-    expect(scrub('{"msg":"auth Hunter2Secret failed","url":"postgres://u:Hunter2Secret@db","k":"s3-key-value"}')).toBe(
-      '{"msg":"auth [redacted] failed","url":"postgres://u:[redacted]@db","k":"[redacted]"}',
-    );
+    expect(
+      scrub('{"msg":"auth Hunter2Secret failed","url":"postgres://u:Hunter2Secret@db","k":"s3-key-value"}'),
+    ).toBe('{"msg":"auth [redacted] failed","url":"postgres://u:[redacted]@db","k":"[redacted]"}');
   });
 
   it('leaves lines without secrets untouched', () => {
