@@ -22,6 +22,9 @@ export function pgliteDriver(dataDir: string | undefined) {
   const open = () =>
     (db ??= PGlite.create({
       dataDir,
+      // Postgres' default 128 MB of shared buffers is most of an idle embedded server's memory;
+      // the embedded default serves small teams, and the OS page cache still holds the files.
+      postgresqlconf: ['shared_buffers = 16MB'],
       // Snowflake ids need all 64 bits: keep int8 as a decimal string, as node-postgres does.
       parsers: { [types.INT8]: (v: string) => v },
       serializers: { [types.BOOL]: (v: unknown) => (v === true || v === 'true' || v === 1 ? 'true' : 'false') },
