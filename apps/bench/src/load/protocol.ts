@@ -66,6 +66,8 @@ export interface RatePostResult {
   firstFailure?: string;
   /** Sequence numbers of the posts that succeeded (recipients are expected for these only). */
   okSeqs: number[];
+  /** POST latency (send to answer, ms) of each successful post, by sequence number. */
+  postLatencyBySeq: Record<number, number>;
   postLatency: HistogramData;
   cpuSeconds: number;
   windowMs: number;

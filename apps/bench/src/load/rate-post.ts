@@ -15,6 +15,7 @@ export async function runRatePost(task: RatePostTask): Promise<RatePostResult> {
   const failures: Record<string, number> = {};
   let firstFailure: string | undefined;
   const okSeqs: number[] = [];
+  const postLatencyBySeq: Record<number, number> = {};
   let inFlight = 0;
   let sent = 0;
   const total = Math.max(1, Math.round((task.rate * task.durationMs) / 1000));
@@ -34,7 +35,8 @@ export async function runRatePost(task: RatePostTask): Promise<RatePostResult> {
       const res = await httpRequest(agent, url, 'POST', headers, body, 15_000);
       if (res.status >= 200 && res.status < 300) {
         okSeqs.push(seq);
-        postLatency.record(performance.now() - start);
+        postLatencyBySeq[seq] = performance.now() - start;
+        postLatency.record(postLatencyBySeq[seq]);
       } else {
         failures[res.status] = (failures[res.status] ?? 0) + 1;
         firstFailure ??= `${res.status}: ${res.body.slice(0, 300)}`;
@@ -69,6 +71,7 @@ export async function runRatePost(task: RatePostTask): Promise<RatePostResult> {
     failures,
     firstFailure,
     okSeqs,
+    postLatencyBySeq,
     postLatency: postLatency.toJSON(),
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     windowMs,

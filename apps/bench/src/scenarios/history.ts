@@ -46,7 +46,7 @@ async function seedMessages(
 }
 
 /** Checks that the plan walks the (channel_id, id) index as a range: no Seq Scan, no Sort. */
-export function judgePlan(plan: string): { ok: boolean; verdict: string } {
+export function judgePlan(plan: string): { ok: boolean; node: string; verdict: string } {
   const node = /(Index (?:Only )?Scan(?: Backward)?) using messages_channel_id_id_idx/.exec(plan)?.[1];
   const cond = /Index Cond: \(\(channel_id = .*\) AND \(id < .*\)\)/.test(plan);
   const seq = /Seq Scan on messages/.test(plan);
@@ -54,6 +54,7 @@ export function judgePlan(plan: string): { ok: boolean; verdict: string } {
   const ok = node !== undefined && cond && !seq && !sort;
   return {
     ok,
+    node: node ?? 'none',
     verdict: ok
       ? `OK: ${node} using messages_channel_id_id_idx with Index Cond channel_id = .. AND id < .. (range), no Seq Scan, no Sort`
       : `NOT OK: node=${node ?? 'none'} rangeCond=${cond} seqScan=${seq} sort=${sort}`,
@@ -211,7 +212,13 @@ export async function runHistory(flags: Flags): Promise<void> {
         value: (srv.watchedCpuSeconds * 1000) / srv.completed,
         note: 'server process CPU time / completed requests',
       },
-      { metric: 'plan', value: verdict.ok ? 'index range scan' : 'NOT index range', note: verdict.verdict },
+      {
+        metric: 'plan',
+        value: verdict.ok ? 'index range scan' : 'NOT index range',
+        note: verdict.ok
+          ? `${verdict.node} on messages_channel_id_id_idx, no Seq Scan/Sort`
+          : verdict.verdict,
+      },
     ];
     const table = printTable(
       `history: ${messages.toLocaleString('en-US')} messages, ${clients} clients, limit ${limit}, load avg ${machineLoad()}`,

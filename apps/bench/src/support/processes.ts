@@ -100,8 +100,11 @@ async function waitFor(url: string, proc: ChildProcess, out: () => string, timeo
 function spawnTracked(
   entry: string,
   env: Record<string, string>,
+  nodeArgs: string[] = [],
 ): { proc: ChildProcess; output: () => string } {
-  const proc = track(spawn(process.execPath, [entry], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const proc = track(
+    spawn(process.execPath, [...nodeArgs, entry], { env, stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
   let out = '';
   // Keep only the tail: a chatty server must not grow the bench's memory without bound.
   const keep = (d: Buffer) => {
@@ -126,15 +129,19 @@ function stopper(proc: ChildProcess): () => Promise<void> {
 /** Starts the built server on a free loopback port and waits for /readyz. */
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort();
-  const { proc, output } = spawnTracked(SERVER_ENTRY, {
-    PATH: benchEnv.path,
-    HOME: benchEnv.home,
-    NODE_ENV: 'production',
-    CARIOS_PORT: String(port),
-    CARIOS_HOST: '127.0.0.1',
-    CARIOS_LOG_LEVEL: 'warn',
-    ...env,
-  });
+  const { proc, output } = spawnTracked(
+    SERVER_ENTRY,
+    {
+      PATH: benchEnv.path,
+      HOME: benchEnv.home,
+      NODE_ENV: 'production',
+      CARIOS_PORT: String(port),
+      CARIOS_HOST: '127.0.0.1',
+      CARIOS_LOG_LEVEL: 'warn',
+      ...env,
+    },
+    benchEnv.serverNodeArgs,
+  );
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/readyz`, proc, output, 60_000);
   return { url, port, pid: proc.pid!, proc, output, stop: stopper(proc) };

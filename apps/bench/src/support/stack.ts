@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,40 @@ export interface Stack {
   start: () => Promise<ServerProcess>;
   stopServers: () => Promise<void>;
   close: () => Promise<void>;
+}
+
+/** Deletes the run's Redis keys (gateway sessions, presence, rate limits); they would expire anyway. */
+async function dropRedisPrefix(prefix: string): Promise<void> {
+  const redis = new Redis(benchEnv.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    // Bounded: SCAN visits every key once; the cap only guards against a misbehaving server.
+    for (let round = 0; round < 100_000; round++) {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+  } catch {
+    /* best effort */
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * Prints the tail of what the servers logged (warn and above), so a 5xx in the table comes
+ * with its cause. Silent when they logged nothing.
+ */
+function printServerLogs(servers: ServerProcess[]): void {
+  for (const [i, s] of servers.entries()) {
+    const out = s.output().trim();
+    if (!out) continue;
+    const lines = out.split('\n');
+    process.stdout.write(`\nserver ${i} (pid ${s.pid}) logged ${lines.length} line(s); the last ones:\n`);
+    for (const line of lines.slice(-8)) process.stdout.write(`  ${line.slice(0, 600)}\n`);
+  }
 }
 
 /**
@@ -30,6 +65,7 @@ export async function startStack(replicas: number): Promise<Stack> {
     CARIOS_RATE_LIMIT_REQUESTS: '1000000',
   };
   const servers: ServerProcess[] = [];
+  const everStarted: ServerProcess[] = [];
   const forget = onInterrupt(() => db.drop());
   const stack: Stack = {
     db,
@@ -38,6 +74,7 @@ export async function startStack(replicas: number): Promise<Stack> {
     start: async () => {
       const s = await startServer(env);
       servers.push(s);
+      everStarted.push(s);
       return s;
     },
     stopServers: async () => {
@@ -45,7 +82,9 @@ export async function startStack(replicas: number): Promise<Stack> {
     },
     close: async () => {
       await stack.stopServers();
+      printServerLogs(everStarted);
       await db.drop();
+      await dropRedisPrefix(env.CARIOS_REDIS_PREFIX!);
       forget();
       rmSync(dataDir, { recursive: true, force: true });
     },
