@@ -74,21 +74,35 @@ export class MessagesService {
         if (!parent || parent.parent_id !== null) throw new MessagesError(MessagesErrorCode.BadParent);
       }
       const mentions = await this.mentions(em, channelId, input.content);
-      const inserted = await em.query<{ id: string }[]>(
+      const inserted = await em.query<{ id: string; created_at: Date | string }[]>(
         `INSERT INTO messages (channel_id, author_id, content, nonce, parent_id, mentions)
          VALUES ($1, $2, $3, $4, $5, $6::bigint[])
          ON CONFLICT (author_id, channel_id, nonce) WHERE nonce IS NOT NULL DO NOTHING
-         RETURNING id`,
+         RETURNING id, created_at`,
         [channelId, me.id, input.content, nonce, parentId, bigintArray(mentions)],
       );
-      if (!inserted[0]) {
+      const row = inserted[0];
+      if (!row) {
         // A concurrent request with this nonce committed first: answer its message.
         const replay = await this.replayByNonce(em, me, channelId, nonce!, input.content, parentId);
         return { message: replay!, created: false };
       }
-      const [message] = await this.views(em, [inserted[0].id], null);
-      await this.outbox.append(em, 'message.created', channelId, message!);
-      return { message: message!, created: true };
+      // Everything a new message shows is known here: no need to read it back (hot path).
+      const message: MessageView = {
+        id: row.id,
+        channelId,
+        author: { id: me.id, username: me.username, displayName: me.displayName },
+        content: input.content,
+        nonce,
+        parentId,
+        attachments: [],
+        mentions,
+        reactions: [],
+        createdAt: new Date(row.created_at).toISOString(),
+        editedAt: null,
+      };
+      await this.outbox.append(em, 'message.created', channelId, message);
+      return { message, created: true };
     });
   }
 
