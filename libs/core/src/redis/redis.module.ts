@@ -16,6 +16,8 @@ export function createRedis(url: string, name: string, keyPrefix?: string): Redi
     keyPrefix,
     enableOfflineQueue: name === 'subscriber',
     maxRetriesPerRequest: 1,
+    // Commands issued in one tick (a fanout writes one frame per session) go out in one write.
+    enableAutoPipelining: name !== 'subscriber',
     lazyConnect: false,
     retryStrategy: (times) => Math.min(times * 200, 2000),
   });
