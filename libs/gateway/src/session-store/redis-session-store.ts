@@ -1,15 +1,36 @@
 import type Redis from 'ioredis';
 import { contiguousAfter, SESSION_FRAME_CAP, type ClaimedSession, type Replay, type SessionStorePort, type StoredFrame } from './session-store.port';
 
-// KEYS: meta hash, frames list. ARGV: owner, seq, entry, ttl ms, cap, now ms.
-const APPEND = `
-if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
-redis.call('RPUSH', KEYS[2], ARGV[3])
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
-redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2], 'lastAt', ARGV[6])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-return 1`;
+// Appends frames of many sessions in one call (a fanout stores one frame per session).
+// ARGV: key prefix, ttl ms, cap, now ms, then per frame: session id, owner, seq, entry.
+// Keys are built here from the prefix, so this script is for a single (non-cluster) Redis.
+const APPEND_MANY = `
+local prefix, ttl, cap, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local out = {}
+for i = 5, #ARGV, 4 do
+  local meta = prefix .. 'gw:session:' .. ARGV[i] .. ':meta'
+  local frames = prefix .. 'gw:session:' .. ARGV[i]
+  if redis.call('HGET', meta, 'owner') ~= ARGV[i + 1] then
+    out[#out + 1] = 0
+  else
+    redis.call('RPUSH', frames, ARGV[i + 3])
+    redis.call('LTRIM', frames, -cap, -1)
+    redis.call('HSET', meta, 'lastSeq', ARGV[i + 2], 'lastAt', now)
+    redis.call('PEXPIRE', meta, ttl)
+    redis.call('PEXPIRE', frames, ttl)
+    out[#out + 1] = 1
+  end
+end
+return out`;
+
+/** Most frames one append call carries. */
+const APPEND_BATCH = 1000;
+
+interface PendingAppend {
+  args: string[];
+  resolve: (owned: boolean) => void;
+  reject: (err: unknown) => void;
+}
 
 // KEYS: meta hash, frames list. ARGV: userId, owner, tokenHash, ttl ms. Returns lastSeq, lastAt, createdAt.
 const CLAIM = `
@@ -39,17 +60,18 @@ function decode(entry: string): StoredFrame | undefined {
  * a TTL refreshed on every write. The connection's keyPrefix namespaces the keys.
  */
 export class RedisSessionStore implements SessionStorePort {
-  private readonly appendScript: Script;
+  private readonly appendManyScript: Script;
   private readonly claimScript: Script;
+  private pending: PendingAppend[] = [];
 
   constructor(
     private readonly redis: Redis,
     private readonly ttlMs: number,
   ) {
-    redis.defineCommand('gwSessionAppend', { numberOfKeys: 2, lua: APPEND });
+    redis.defineCommand('gwSessionAppendMany', { numberOfKeys: 0, lua: APPEND_MANY });
     redis.defineCommand('gwSessionClaim', { numberOfKeys: 2, lua: CLAIM });
-    const commands = redis as unknown as Record<'gwSessionAppend' | 'gwSessionClaim', Script>;
-    this.appendScript = commands.gwSessionAppend.bind(redis);
+    const commands = redis as unknown as Record<'gwSessionAppendMany' | 'gwSessionClaim', Script>;
+    this.appendManyScript = commands.gwSessionAppendMany.bind(redis);
     this.claimScript = commands.gwSessionClaim.bind(redis);
   }
 
@@ -63,10 +85,28 @@ export class RedisSessionStore implements SessionStorePort {
       .exec();
   }
 
-  async append(sessionId: string, owner: string, frame: StoredFrame): Promise<boolean> {
-    const [meta, frames] = keys(sessionId);
-    const ok = await this.appendScript(meta, frames, owner, frame.seq, encode(frame), this.ttlMs, SESSION_FRAME_CAP, Date.now());
-    return ok === 1;
+  /**
+   * Queues the frame; everything appended in the same tick goes to Redis in one script call,
+   * in order, so one event fanned out to many sessions costs one round trip, not one each.
+   */
+  append(sessionId: string, owner: string, frame: StoredFrame): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      if (this.pending.length === 0) queueMicrotask(() => this.flush());
+      this.pending.push({ args: [sessionId, owner, String(frame.seq), encode(frame)], resolve, reject });
+    });
+  }
+
+  private flush(): void {
+    const all = this.pending;
+    this.pending = [];
+    for (let i = 0; i < all.length; i += APPEND_BATCH) {
+      const batch = all.slice(i, i + APPEND_BATCH);
+      const prefix = this.redis.options.keyPrefix ?? '';
+      this.appendManyScript(prefix, this.ttlMs, SESSION_FRAME_CAP, Date.now(), ...batch.flatMap((p) => p.args)).then(
+        (owned) => batch.forEach((p, j) => p.resolve((owned as number[])[j] === 1)),
+        (err: unknown) => batch.forEach((p) => p.reject(err)),
+      );
+    }
   }
 
   async touch(sessionId: string): Promise<void> {
