@@ -31,7 +31,7 @@ describe('parseClientFrame', () => {
 });
 
 describe('session store', () => {
-  const f = (seq: number, eventId = `e${seq}`) => ({ seq, eventId, frame: `f${seq}` });
+  const f = (seq: number, eventId = `e${seq}`) => ({ seq, eventId, type: 'MESSAGE_CREATE', dataJson: '{}', frame: `f${seq}` });
 
   it('replays only complete, contiguous tails', () => {
     const frames = [f(3), f(4), f(5)];

@@ -106,7 +106,7 @@ export class Session {
       // After a re-attach the stored frame reaches the new socket through the replay instead.
       if (socket && this.socket === socket) socket.send(frame);
     };
-    this.store.append(this.id, this.owner, { seq, eventId, frame }).then(
+    this.store.append(this.id, this.owner, { seq, eventId, type, dataJson, frame }).then(
       (owned) => (owned ? sendIfStillAttached() : this.onLost(this)),
       (err: unknown) => {
         // Live delivery goes on; only a later resume past this frame will be refused.

@@ -3,6 +3,9 @@ export interface StoredFrame {
   seq: number;
   /** The domain event's id ('' for READY/RESUMED), used to drop duplicates after a takeover. */
   eventId: string;
+  /** Dispatch type and payload, from which `frame` is built; a store may keep these instead. */
+  type: string;
+  dataJson: string;
   frame: string;
 }
 
