@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { BUS, type BusPort, type DomainEvent, GATEWAY_DISPATCH, MetricsService } from '@cariosan/core';
+import { BUS, type BusPort, channelTopic, type DomainEvent, GATEWAY_DISPATCH, MetricsService, userTopic } from '@cariosan/core';
 import { MembershipService } from './membership.service';
 import type { Session } from './session';
 
@@ -8,9 +8,6 @@ interface TopicEntry {
   /** Settles when the bus subscription is active. */
   ready: Promise<void>;
 }
-
-export const channelTopicOf = (channelId: string) => `channel:${channelId}`;
-export const userTopicOf = (userId: string) => `user:${userId}`;
 
 /**
  * Per replica: which local sessions follow which topic. A topic is subscribed on the bus
@@ -52,10 +49,10 @@ export class Fanout {
   /** Follows the user's topic and these channels; resolves once every subscription is active. */
   async register(session: Session, channelIds: string[]): Promise<void> {
     this.sessions.set(session.id, session);
-    const joins = [this.follow(session, userTopicOf(session.userId))];
+    const joins = [this.follow(session, userTopic(session.userId))];
     for (const id of channelIds) {
       session.channels.add(id);
-      joins.push(this.follow(session, channelTopicOf(id)));
+      joins.push(this.follow(session, channelTopic(id)));
     }
     try {
       await Promise.all(joins);
@@ -68,8 +65,8 @@ export class Fanout {
   remove(session: Session): void {
     if (this.sessions.get(session.id) !== session) return;
     this.sessions.delete(session.id);
-    this.unfollow(session, userTopicOf(session.userId));
-    for (const id of session.channels) this.unfollow(session, channelTopicOf(id));
+    this.unfollow(session, userTopic(session.userId));
+    for (const id of session.channels) this.unfollow(session, channelTopic(id));
     session.channels.clear();
   }
 
@@ -82,7 +79,7 @@ export class Fanout {
     if (session.channels.has(channelId) || this.sessions.get(session.id) !== session) return;
     session.channels.add(channelId);
     session.startBuffering();
-    this.follow(session, channelTopicOf(channelId))
+    this.follow(session, channelTopic(channelId))
       .then(() => this.membership.channelEventsAfter(channelId, joinEventId))
       .then((missed) => session.prependBuffered(missed))
       .catch((err: unknown) => {
@@ -93,7 +90,7 @@ export class Fanout {
 
   leaveChannel(session: Session, channelId: string): void {
     if (!session.channels.delete(channelId)) return;
-    this.unfollow(session, channelTopicOf(channelId));
+    this.unfollow(session, channelTopic(channelId));
   }
 
   private follow(session: Session, topic: string): Promise<void> {
