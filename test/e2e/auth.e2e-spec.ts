@@ -20,7 +20,11 @@ describe('auth and users', () => {
 
   it('registers, reads @me, patches, logs out and revokes the token at once', async () => {
     const name = username('Mixed');
-    const reg = await api.post('/api/v1/auth/register', { username: name, password: 'password123', displayName: 'Ada' });
+    const reg = await api.post('/api/v1/auth/register', {
+      username: name,
+      password: 'password123',
+      displayName: 'Ada',
+    });
     expect(reg.status).toBe(201);
     expect(reg.body.user).toEqual({
       id: expect.stringMatching(/^\d+$/),
@@ -45,12 +49,25 @@ describe('auth and users', () => {
 
   it('answers 409 for a taken username in any case, and the same 401 for unknown user and wrong password', async () => {
     const u = await registerUser(api);
-    expectError(await api.post('/api/v1/auth/register', { username: u.username.toUpperCase(), password: 'password123' }), 409, 'conflict');
+    expectError(
+      await api.post('/api/v1/auth/register', {
+        username: u.username.toUpperCase(),
+        password: 'password123',
+      }),
+      409,
+      'conflict',
+    );
     const wrong = await api.post('/api/v1/auth/login', { username: u.username, password: 'wrong-password' });
-    const unknown = await api.post('/api/v1/auth/login', { username: username(), password: 'wrong-password' });
+    const unknown = await api.post('/api/v1/auth/login', {
+      username: username(),
+      password: 'wrong-password',
+    });
     expectError(wrong, 401, 'unauthorized');
     expect(unknown.body).toEqual(wrong.body);
-    const ok = await api.post('/api/v1/auth/login', { username: u.username.toUpperCase(), password: 'password123' });
+    const ok = await api.post('/api/v1/auth/login', {
+      username: u.username.toUpperCase(),
+      password: 'password123',
+    });
     expect(ok.status).toBe(200);
     expect(ok.body.token).not.toBe(u.token);
   });

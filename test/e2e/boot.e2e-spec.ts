@@ -192,7 +192,9 @@ describe('graceful shutdown', () => {
     const api = new Api(server.url);
     // allSettled: a rejection must fail the assertion below, not escape as an unhandled error.
     const inFlight = Promise.allSettled(
-      Array.from({ length: 20 }, () => api.post('/api/v1/auth/register', { username: username('g'), password: 'password123' })),
+      Array.from({ length: 20 }, () =>
+        api.post('/api/v1/auth/register', { username: username('g'), password: 'password123' }),
+      ),
     );
     // Let the requests reach the server (each spends ~50 ms in Argon2), then signal.
     await new Promise((r) => setTimeout(r, 30));
@@ -212,7 +214,9 @@ describe('graceful shutdown', () => {
     expect([503, 'refused']).toContain(ready);
 
     const results = await inFlight;
-    expect(results.map((r) => (r.status === 'fulfilled' ? r.value.status : String(r.reason)))).toEqual(Array(20).fill(201));
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value.status : String(r.reason)))).toEqual(
+      Array(20).fill(201),
+    );
 
     const code = await server.exited;
     expect(code).toBe(0);

@@ -21,7 +21,9 @@ describe('gateway on one embedded replica', () => {
   afterAll(() => stack.close());
 
   it('refuses upgrades from other origins with 403 and accepts the allowed one and none', async () => {
-    await expect(GatewayClient.connect(api.baseUrl, { origin: 'https://evil.example.com' })).rejects.toThrow('upgrade refused: 403');
+    await expect(GatewayClient.connect(api.baseUrl, { origin: 'https://evil.example.com' })).rejects.toThrow(
+      'upgrade refused: 403',
+    );
     clients.push(await GatewayClient.connect(api.baseUrl, { origin: 'https://chat.example.com' }));
     clients.push(await GatewayClient.connect(api.baseUrl));
   });

@@ -7,7 +7,9 @@ import { startStack, TestStack } from '../support/server';
 const GATEWAY_ENV = { CARIOS_GATEWAY_HEARTBEAT_MS: '2000', CARIOS_GATEWAY_IDENTIFY_TIMEOUT_MS: '1000' };
 
 async function createChannel(user: TestUser, api: Api = user.api): Promise<string> {
-  const res = await api.as(user.token).post('/api/v1/channels', { name: `room-${Math.random().toString(36).slice(2, 8)}`, kind: 'public' });
+  const res = await api
+    .as(user.token)
+    .post('/api/v1/channels', { name: `room-${Math.random().toString(36).slice(2, 8)}`, kind: 'public' });
   if (res.status !== 201) throw new Error(`create channel: ${res.status} ${res.text}`);
   return res.body.id as string;
 }
@@ -17,7 +19,12 @@ async function join(user: TestUser, channelId: string, api: Api = user.api): Pro
   if (res.status !== 204) throw new Error(`join: ${res.status} ${res.text}`);
 }
 
-async function post(user: TestUser, channelId: string, content: string, api: Api = user.api): Promise<string> {
+async function post(
+  user: TestUser,
+  channelId: string,
+  content: string,
+  api: Api = user.api,
+): Promise<string> {
   const res = await api.as(user.token).post(`/api/v1/channels/${channelId}/messages`, { content });
   if (res.status !== 201) throw new Error(`post: ${res.status} ${res.text}`);
   return res.body.id as string;
@@ -103,7 +110,9 @@ describeWithCluster('gateway across three replicas', () => {
     await post(bob, channelId, 'marker', apis[1]);
     await c.waitFor((f) => f.t === 'MESSAGE_CREATE' && f.d.content === 'marker');
     expect(contents(c)).not.toContain('after leave');
-    expect(c.dispatches('CHANNEL_MEMBER_ADD').filter((f) => f.d.userId === carol.id && f.d.channelId === room)).toHaveLength(1);
+    expect(
+      c.dispatches('CHANNEL_MEMBER_ADD').filter((f) => f.d.userId === carol.id && f.d.channelId === room),
+    ).toHaveLength(1);
     expectContiguous(c.frames);
   });
 
@@ -131,7 +140,11 @@ describeWithCluster('gateway across three replicas', () => {
     );
     await db.end();
     const expected = rooms
-      .map((room, i) => ({ room, i, order: rows.filter((r) => r.channel_id === room).map((r) => (r.joined ? 'join' : 'msg')) }))
+      .map((room, i) => ({
+        room,
+        i,
+        order: rows.filter((r) => r.channel_id === room).map((r) => (r.joined ? 'join' : 'msg')),
+      }))
       .filter((r) => r.order.join() === 'join,msg')
       .map((r) => `raced ${r.i}`);
     expect(expected.length).toBeGreaterThan(0);
@@ -155,7 +168,14 @@ describeWithCluster('gateway across three replicas', () => {
     r.send({ op: 'RESUME', d: { token: alice.token, sessionId: ready.d.sessionId, seq } });
     await r.waitFor((f) => f.t === 'RESUMED');
     const dispatches = r.dispatches();
-    expect(dispatches.map((f) => f.t)).toEqual(['MESSAGE_CREATE', 'MESSAGE_CREATE', 'MESSAGE_CREATE', 'MESSAGE_CREATE', 'MESSAGE_CREATE', 'RESUMED']);
+    expect(dispatches.map((f) => f.t)).toEqual([
+      'MESSAGE_CREATE',
+      'MESSAGE_CREATE',
+      'MESSAGE_CREATE',
+      'MESSAGE_CREATE',
+      'MESSAGE_CREATE',
+      'RESUMED',
+    ]);
     expect(dispatches.map((f) => f.s)).toEqual([1, 2, 3, 4, 5, 6].map((i) => seq + i));
     expect(contents(r)).toEqual(missed);
 
@@ -209,7 +229,10 @@ describeWithCluster('gateway across three replicas', () => {
   });
 
   it('closes the sessions of a token on logout with 4004, and only those', async () => {
-    const login = await apis[0]!.post('/api/v1/auth/login', { username: bob.username, password: 'password123' });
+    const login = await apis[0]!.post('/api/v1/auth/login', {
+      username: bob.username,
+      password: 'password123',
+    });
     const second = login.body.token as string;
     const doomed = await connect(0);
     await doomed.identify(second);

@@ -53,7 +53,9 @@ describe.each(proxies)('behind %s', (name, startProxy) => {
         // Round robin spreads these writes over both replicas; the socket sits on one of them.
         const sent: string[] = [];
         for (let i = 0; i < 6; i++) {
-          const res = await alice.api.post(`/api/v1/channels/${channelId}/messages`, { content: `via ${name} #${i}` });
+          const res = await alice.api.post(`/api/v1/channels/${channelId}/messages`, {
+            content: `via ${name} #${i}`,
+          });
           expect(res.status).toBe(201);
           sent.push(res.body.id);
         }

@@ -2,7 +2,11 @@ import { Api, expectError, registerUser, username } from '../support/api';
 import { describeWithCluster } from '../support/describe';
 import { startStack, TestStack } from '../support/server';
 
-const LIMITS = { CARIOS_RATE_LIMIT_REQUESTS: '8', CARIOS_RATE_LIMIT_LOGIN: '3', CARIOS_RATE_LIMIT_WINDOW_SECONDS: '60' };
+const LIMITS = {
+  CARIOS_RATE_LIMIT_REQUESTS: '8',
+  CARIOS_RATE_LIMIT_LOGIN: '3',
+  CARIOS_RATE_LIMIT_WINDOW_SECONDS: '60',
+};
 
 describe('rate limits on one replica', () => {
   let stack: TestStack;
@@ -49,12 +53,15 @@ describeWithCluster('rate limits shared by replicas through Redis', () => {
   it('counts login attempts for one username across both replicas', async () => {
     const [s1, s2] = stack.servers.map((s) => new Api(s.url));
     const name = username();
-    const attempt = (api: Api) => api.post('/api/v1/auth/login', { username: name, password: 'not-the-password' });
+    const attempt = (api: Api) =>
+      api.post('/api/v1/auth/login', { username: name, password: 'not-the-password' });
     expect((await attempt(s1!)).status).toBe(401);
     expect((await attempt(s2!)).status).toBe(401);
     expect((await attempt(s1!)).status).toBe(401);
     expectError(await attempt(s2!), 429, 'rate_limited');
     // Another username from the same IP is not locked out by that.
-    expect((await s1!.post('/api/v1/auth/login', { username: username(), password: 'not-the-password' })).status).toBe(401);
+    expect(
+      (await s1!.post('/api/v1/auth/login', { username: username(), password: 'not-the-password' })).status,
+    ).toBe(401);
   });
 });

@@ -31,7 +31,13 @@ describeWithRedis('RedisSessionStore', () => {
   it('stores an event fanned out to many sessions once, and replays each session its exact frames', async () => {
     const sessions = ['s1', 's2', 's3'];
     for (const s of sessions) await store.create(s, 'u1', 'hash', `owner-${s}`);
-    const ready = { seq: 1, eventId: '', type: 'READY', dataJson: '{}', frame: dispatchFrame('READY', 1, '{}') };
+    const ready = {
+      seq: 1,
+      eventId: '',
+      type: 'READY',
+      dataJson: '{}',
+      frame: dispatchFrame('READY', 1, '{}'),
+    };
     await Promise.all(sessions.map((s) => store.append(s, `owner-${s}`, ready)));
     const big = JSON.stringify({ id: 'm1', content: 'x'.repeat(2000) });
     // One tick, like a fanout: all three appends go out in one call.
@@ -43,7 +49,10 @@ describeWithRedis('RedisSessionStore', () => {
       const entries = await redis.lrange(`gw:session:${s}`, 0, -1);
       expect(entries[1]).toBe('2 901 MESSAGE_CREATE');
       const replay = await store.framesAfter(s, 0);
-      expect(replay?.frames.map((f) => f.frame)).toEqual([ready.frame, dispatchFrame('MESSAGE_CREATE', 2, big)]);
+      expect(replay?.frames.map((f) => f.frame)).toEqual([
+        ready.frame,
+        dispatchFrame('MESSAGE_CREATE', 2, big),
+      ]);
       expect(replay?.eventIds).toEqual(['901']);
     }
   });

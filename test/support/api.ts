@@ -75,18 +75,35 @@ export interface TestUser {
 }
 
 /** Factory: registers a user and returns a client authenticated as them. */
-export async function registerUser(api: Api, overrides: { username?: string; password?: string; displayName?: string } = {}): Promise<TestUser> {
+export async function registerUser(
+  api: Api,
+  overrides: { username?: string; password?: string; displayName?: string } = {},
+): Promise<TestUser> {
   const name = overrides.username ?? username();
-  const res = await api.post('/api/v1/auth/register', { username: name, password: overrides.password ?? 'password123', ...(overrides.displayName ? { displayName: overrides.displayName } : {}) });
+  const res = await api.post('/api/v1/auth/register', {
+    username: name,
+    password: overrides.password ?? 'password123',
+    ...(overrides.displayName ? { displayName: overrides.displayName } : {}),
+  });
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${res.text}`);
   const token = res.body.token as string;
-  return { id: res.body.user.id, username: res.body.user.username, token, api: api.as(token), isAdmin: res.body.user.isAdmin };
+  return {
+    id: res.body.user.id,
+    username: res.body.user.username,
+    token,
+    api: api.as(token),
+    isAdmin: res.body.user.isAdmin,
+  };
 }
 
 /** Asserts the contract's error shape and returns the code. */
 export function expectError(res: ApiResponse, status: number, code?: string): void {
   expect({ status: res.status, text: res.text }).toEqual({ status, text: expect.any(String) });
   expect(res.body).toEqual({
-    error: { code: code ?? expect.stringMatching(/^[a-z_]+$/), message: expect.any(String), details: expect.any(Array) },
+    error: {
+      code: code ?? expect.stringMatching(/^[a-z_]+$/),
+      message: expect.any(String),
+      details: expect.any(Array),
+    },
   });
 }

@@ -20,7 +20,9 @@ export function answers(host: string, port: number, timeoutMs = 500): Promise<bo
  * with CARIOS_TEST_EMBEDDED=1).
  * Resolved once in global setup and handed to every worker through the environment.
  */
-export async function resolveTestServices(env: NodeJS.ProcessEnv): Promise<{ databaseUrl?: string; redisUrl?: string }> {
+export async function resolveTestServices(
+  env: NodeJS.ProcessEnv,
+): Promise<{ databaseUrl?: string; redisUrl?: string }> {
   // Proves the embedded path (PGlite, in-process adapters) on a machine that has the services.
   if (env.CARIOS_TEST_EMBEDDED === '1' || env.CARIOS_TEST_EMBEDDED === 'true') return {};
   const databaseUrl =
@@ -40,4 +42,3 @@ export const testServices = {
     return process.env.CARIOS_TEST_REDIS_URL || undefined;
   },
 };
-

@@ -30,8 +30,14 @@ export class GatewayClient {
   }
 
   /** Opens a socket to `<baseUrl>/gateway` and waits for HELLO. */
-  static async connect(baseUrl: string, opts: { heartbeat?: boolean; origin?: string } = {}): Promise<GatewayClient> {
-    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/gateway`, opts.origin ? { origin: opts.origin } : {});
+  static async connect(
+    baseUrl: string,
+    opts: { heartbeat?: boolean; origin?: string } = {},
+  ): Promise<GatewayClient> {
+    const ws = new WebSocket(
+      `${baseUrl.replace(/^http/, 'ws')}/gateway`,
+      opts.origin ? { origin: opts.origin } : {},
+    );
     const client = new GatewayClient(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
@@ -41,7 +47,10 @@ export class GatewayClient {
     const hello = await client.waitFor((f) => f.op === 'HELLO');
     client.heartbeatInterval = hello.d.heartbeatInterval as number;
     if (opts.heartbeat !== false) {
-      client.timer = setInterval(() => client.send({ op: 'HEARTBEAT', d: { seq: client.lastSeq } }), client.heartbeatInterval / 2);
+      client.timer = setInterval(
+        () => client.send({ op: 'HEARTBEAT', d: { seq: client.lastSeq } }),
+        client.heartbeatInterval / 2,
+      );
     }
     return client;
   }
@@ -78,8 +87,12 @@ export class GatewayClient {
     for (;;) {
       const f = this.frames.find(pred);
       if (f) return f;
-      if (Date.now() > deadline) throw new Error(`frame not received within ${timeoutMs} ms; got ${JSON.stringify(this.frames).slice(-2000)}`);
-      if (this.close) throw new Error(`socket closed ${this.close.code} ${this.close.reason} before the frame came`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `frame not received within ${timeoutMs} ms; got ${JSON.stringify(this.frames).slice(-2000)}`,
+        );
+      if (this.close)
+        throw new Error(`socket closed ${this.close.code} ${this.close.reason} before the frame came`);
       await new Promise((r) => setTimeout(r, 10));
     }
   }
@@ -87,7 +100,8 @@ export class GatewayClient {
   async waitForCount(t: string, n: number, timeoutMs = 10_000): Promise<Frame[]> {
     const deadline = Date.now() + timeoutMs;
     while (this.dispatches(t).length < n) {
-      if (Date.now() > deadline) throw new Error(`only ${this.dispatches(t).length}/${n} ${t} within ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`only ${this.dispatches(t).length}/${n} ${t} within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 10));
     }
     return this.dispatches(t);

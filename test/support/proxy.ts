@@ -65,9 +65,13 @@ export async function startNginx(upstreams: [string, string]): Promise<ProxyProc
     .replaceAll('__UPSTREAM_2__', upstreams[1])
     .replaceAll('__PREFIX__', dir);
   writeFileSync(join(dir, 'nginx.conf'), conf);
-  const proc = spawn('nginx', ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    'nginx',
+    ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const output = track(proc);
   const url = `http://127.0.0.1:${port}`;
   await waitForPort(url, proc, output);

@@ -8,7 +8,8 @@ import { createTestDatabase } from './database';
 import { testServices } from './env';
 
 /** The built server; CARIOS_TEST_SERVER_ENTRY points at another build (e.g. one out of reach of a colleague's rebuild). */
-export const SERVER_ENTRY = process.env.CARIOS_TEST_SERVER_ENTRY || resolve(__dirname, '../../dist/apps/server/src/main.js');
+export const SERVER_ENTRY =
+  process.env.CARIOS_TEST_SERVER_ENTRY || resolve(__dirname, '../../dist/apps/server/src/main.js');
 
 export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -70,7 +71,8 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerProces
   if (opts.waitReady !== false) {
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
     for (;;) {
-      if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode} before ready:\n${out}`);
+      if (proc.exitCode !== null)
+        throw new Error(`server exited with ${proc.exitCode} before ready:\n${out}`);
       try {
         const r = await fetch(`${url}/readyz`);
         if (r.status === 200) break;

@@ -12,7 +12,14 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config, SCHEMA), UsersModule, RateLimitModule, ChannelsModule, MessagesModule, GatewayModule],
+      imports: [
+        CoreModule.forRoot(config, SCHEMA),
+        UsersModule,
+        RateLimitModule,
+        ChannelsModule,
+        MessagesModule,
+        GatewayModule,
+      ],
     };
   }
 }

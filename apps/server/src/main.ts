@@ -3,7 +3,14 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
-import { AppConfig, ConfigError, configureHttp, loadConfig, ShutdownState, trackHttpConnections } from '@cariosan/core';
+import {
+  AppConfig,
+  ConfigError,
+  configureHttp,
+  loadConfig,
+  ShutdownState,
+  trackHttpConnections,
+} from '@cariosan/core';
 import { AppModule } from './app.module';
 
 async function bootstrap(): Promise<void> {
@@ -35,7 +42,10 @@ async function bootstrap(): Promise<void> {
       .addBearerAuth()
       .build(),
   );
-  SwaggerModule.setup('api/docs', app, openapi, { jsonDocumentUrl: 'api/v1/openapi.json', yamlDocumentUrl: undefined });
+  SwaggerModule.setup('api/docs', app, openapi, {
+    jsonDocumentUrl: 'api/v1/openapi.json',
+    yamlDocumentUrl: undefined,
+  });
 
   const connections = trackHttpConnections(app.getHttpServer());
   await app.listen(config.port, config.host);

@@ -35,7 +35,8 @@ export class CoreModule {
           provide: BUS,
           inject: [AppConfig],
           // Chosen once at boot: Redis pub/sub across replicas, or a local call when embedded.
-          useFactory: (c: AppConfig) => (c.redisUrl ? new RedisBus(c.redisUrl, c.redisPrefix) : new InProcessBus()),
+          useFactory: (c: AppConfig) =>
+            c.redisUrl ? new RedisBus(c.redisUrl, c.redisPrefix) : new InProcessBus(),
         },
       ],
       exports: [ShutdownState, BUS, DatabaseModule, OutboxModule],

@@ -11,7 +11,9 @@ class SlowSubscribeBus extends InProcessBus {
 
   override subscribe(topic: string, listener: (m: string, t: string) => void): Promise<void> {
     if (topic.startsWith('user:')) return super.subscribe(topic, listener);
-    return new Promise((resolve) => this.pending.push(() => void super.subscribe(topic, listener).then(resolve)));
+    return new Promise((resolve) =>
+      this.pending.push(() => void super.subscribe(topic, listener).then(resolve)),
+    );
   }
 
   confirmSubscriptions(): void {

@@ -1,5 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { BUS, type BusPort, channelTopic, type DomainEvent, GATEWAY_DISPATCH, MetricsService, userTopic } from '@cariosan/core';
+import {
+  BUS,
+  type BusPort,
+  channelTopic,
+  type DomainEvent,
+  GATEWAY_DISPATCH,
+  MetricsService,
+  userTopic,
+} from '@cariosan/core';
 import { MembershipService } from './membership.service';
 import type { Session } from './session';
 
@@ -114,7 +122,9 @@ export class Fanout {
     entry.sessions.delete(session);
     if (entry.sessions.size > 0) return;
     this.topics.delete(topic);
-    this.bus.unsubscribe(topic, this.listener).catch((err: unknown) => this.logger.warn(`unsubscribe ${topic}: ${String(err)}`));
+    this.bus
+      .unsubscribe(topic, this.listener)
+      .catch((err: unknown) => this.logger.warn(`unsubscribe ${topic}: ${String(err)}`));
   }
 
   /** Bus callback: must never throw. */
@@ -148,9 +158,12 @@ export class Fanout {
     for (const session of [...targets]) {
       if (!session.deliver(eventId, type, dataJson)) continue;
       // Membership changes take effect at once; the leaver still got the event above.
-      if (event.type === 'member.joined' && subjectId === session.userId) this.joinChannel(session, event.channelId, eventId);
-      else if (event.type === 'member.left' && subjectId === session.userId) this.leaveChannel(session, event.channelId);
-      else if (event.type === 'channel.created' && onUserTopic) this.joinChannel(session, event.channelId, eventId);
+      if (event.type === 'member.joined' && subjectId === session.userId)
+        this.joinChannel(session, event.channelId, eventId);
+      else if (event.type === 'member.left' && subjectId === session.userId)
+        this.leaveChannel(session, event.channelId);
+      else if (event.type === 'channel.created' && onUserTopic)
+        this.joinChannel(session, event.channelId, eventId);
     }
     const created = Date.parse(event.createdAt);
     if (Number.isFinite(created)) this.latency.observe(Math.max(0, Date.now() - created) / 1000);

@@ -1,10 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+  Optional,
+} from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import { AppConfig, BUS, type BusPort, MetricsService, PRESENCE, type PresencePort, ShutdownState } from '@cariosan/core';
+import {
+  AppConfig,
+  BUS,
+  type BusPort,
+  MetricsService,
+  PRESENCE,
+  type PresencePort,
+  ShutdownState,
+} from '@cariosan/core';
 import { TOKEN_REVOKED_TOPIC, toUserView, UsersService } from '@cariosan/users';
 import { Fanout } from './fanout.service';
 import { GatewayConnection } from './gateway-connection';
@@ -59,15 +74,34 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
     metrics: MetricsService,
     @Optional() @Inject(PRESENCE) private readonly presence?: PresencePort,
   ) {
-    this.connectionsGauge = metrics.gauge('cariosan_gateway_connections', 'Open gateway WebSocket connections');
-    this.slowConsumers = metrics.counter('cariosan_gateway_slow_consumer_closes_total', 'Gateway sockets cut for not keeping up');
+    this.connectionsGauge = metrics.gauge(
+      'cariosan_gateway_connections',
+      'Open gateway WebSocket connections',
+    );
+    this.slowConsumers = metrics.counter(
+      'cariosan_gateway_slow_consumer_closes_total',
+      'Gateway sockets cut for not keeping up',
+    );
   }
 
   onApplicationBootstrap(): void {
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: MAX_FRAME_BYTES,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
     const server = this.adapterHost.httpAdapter.getHttpServer() as Server;
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
-    const period = Math.max(50, Math.min(1000, Math.floor(Math.min(this.config.gatewayHeartbeatMs, this.config.gatewayIdentifyTimeoutMs) / 4)));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.upgrade(req, socket, head),
+    );
+    const period = Math.max(
+      50,
+      Math.min(
+        1000,
+        Math.floor(Math.min(this.config.gatewayHeartbeatMs, this.config.gatewayIdentifyTimeoutMs) / 4),
+      ),
+    );
     this.sweeper = setInterval(() => this.sweep(), period);
     this.sweeper.unref();
     this.shutdown.onDrain(() => this.drain());
@@ -143,7 +177,9 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
       if (conn.state === 'closed') return;
       if (!conn.countFrame(Date.now())) return conn.close(CloseCode.RateLimited, 'rate limited');
       if (isBinary) return conn.close(CloseCode.DecodeError, 'binary frames are not accepted');
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8');
+      const text = Array.isArray(data)
+        ? Buffer.concat(data).toString('utf8')
+        : Buffer.from(data as Buffer).toString('utf8');
       const parsed = parseClientFrame(text);
       if (!parsed.ok) return conn.close(parsed.code, parsed.reason);
       this.handle(conn, parsed.frame);
@@ -164,7 +200,11 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
       }
       case 'IDENTIFY':
       case 'RESUME': {
-        if (conn.state !== 'new') return conn.close(CloseCode.DecodeError, `${frame.op} is only valid once, before the session starts`);
+        if (conn.state !== 'new')
+          return conn.close(
+            CloseCode.DecodeError,
+            `${frame.op} is only valid once, before the session starts`,
+          );
         conn.state = 'identifying';
         const work = frame.op === 'IDENTIFY' ? this.identify(conn, frame.token) : this.resume(conn, frame);
         work.catch((err: unknown) => {
@@ -203,7 +243,10 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
     session.finishBuffering();
   }
 
-  private async resume(conn: GatewayConnection, frame: Extract<ClientFrame, { op: 'RESUME' }>): Promise<void> {
+  private async resume(
+    conn: GatewayConnection,
+    frame: Extract<ClientFrame, { op: 'RESUME' }>,
+  ): Promise<void> {
     const auth = await this.authenticate(conn, frame.token);
     if (!auth) return;
     let session = this.fanout.get(frame.sessionId);
@@ -219,7 +262,8 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
       }
       session.startBuffering();
       session.tokenHash = auth.tokenHash;
-      if (!(await this.store.claim(session.id, auth.id, auth.tokenHash, session.owner))) return this.abandon(conn, session);
+      if (!(await this.store.claim(session.id, auth.id, auth.tokenHash, session.owner)))
+        return this.abandon(conn, session);
     } else {
       // Another replica's (or a dead one's): follow its topics first, then take it over, so nothing falls between.
       session = this.newSession(frame.sessionId, auth.id, auth.tokenHash);
@@ -229,9 +273,11 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
       session.seq = claimed.lastSeq;
       // Nothing from before the session began: it never had those.
       gapFrom = Math.max(claimed.createdAt, claimed.lastAt - GAP_FILL_MARGIN_MS);
-      this.bus.publish(SESSION_CLAIMED_TOPIC, JSON.stringify({ sessionId: session.id, owner: session.owner })).catch((err: unknown) => {
-        this.logger.warn(`announcing the takeover of ${session!.id} failed: ${String(err)}`);
-      });
+      this.bus
+        .publish(SESSION_CLAIMED_TOPIC, JSON.stringify({ sessionId: session.id, owner: session.owner }))
+        .catch((err: unknown) => {
+          this.logger.warn(`announcing the takeover of ${session!.id} failed: ${String(err)}`);
+        });
     }
     const replay = await this.store.framesAfter(session.id, frame.seq);
     if (!replay) return this.abandon(conn, session);
@@ -254,7 +300,15 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private newSession(id: string, userId: string, tokenHash: string): Session {
-    return new Session(id, userId, tokenHash, randomBytes(12).toString('hex'), this.store, (s) => this.lost(s), this.logger);
+    return new Session(
+      id,
+      userId,
+      tokenHash,
+      randomBytes(12).toString('hex'),
+      this.store,
+      (s) => this.lost(s),
+      this.logger,
+    );
   }
 
   private attach(conn: GatewayConnection, session: Session): void {
@@ -266,7 +320,13 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
 
   private keepAlive(session: Session): void {
     this.store.touch(session.id).catch(() => undefined);
-    this.presence?.touchSession(session.userId, session.id, Math.min(60_000, this.config.gatewayHeartbeatMs * 1.5 + 5000)).catch(() => undefined);
+    this.presence
+      ?.touchSession(
+        session.userId,
+        session.id,
+        Math.min(60_000, this.config.gatewayHeartbeatMs * 1.5 + 5000),
+      )
+      .catch(() => undefined);
   }
 
   /** Resume impossible: forget the session and let the client identify again on this socket. */
@@ -337,7 +397,10 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
         }
       }
       for (const session of this.fanout.all()) {
-        if (session.detachedAt !== undefined && now - session.detachedAt > this.config.gatewayResumeWindowMs) {
+        if (
+          session.detachedAt !== undefined &&
+          now - session.detachedAt > this.config.gatewayResumeWindowMs
+        ) {
           // Nobody collects for it any more: a later resume must not look complete.
           this.fanout.remove(session);
           this.store.destroy(session.id).catch(() => undefined);

@@ -27,9 +27,10 @@ export class MembershipService {
   }
 
   async channelIdsOf(userId: string): Promise<string[]> {
-    const rows = await this.dataSource.query<{ channel_id: string }[]>('SELECT channel_id FROM channel_members WHERE user_id = $1', [
-      userId,
-    ]);
+    const rows = await this.dataSource.query<{ channel_id: string }[]>(
+      'SELECT channel_id FROM channel_members WHERE user_id = $1',
+      [userId],
+    );
     return rows.map((r) => r.channel_id);
   }
 

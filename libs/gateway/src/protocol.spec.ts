@@ -16,22 +16,42 @@ describe('parseClientFrame', () => {
   });
 
   it('accepts the three client ops', () => {
-    expect(parseClientFrame('{"op":"IDENTIFY","d":{"token":"t"}}')).toEqual({ ok: true, frame: { op: 'IDENTIFY', token: 't' } });
+    expect(parseClientFrame('{"op":"IDENTIFY","d":{"token":"t"}}')).toEqual({
+      ok: true,
+      frame: { op: 'IDENTIFY', token: 't' },
+    });
     expect(parseClientFrame('{"op":"RESUME","d":{"token":"t","sessionId":"s","seq":4}}')).toEqual({
       ok: true,
       frame: { op: 'RESUME', token: 't', sessionId: 's', seq: 4 },
     });
-    expect(parseClientFrame('{"op":"HEARTBEAT","d":{"seq":7}}')).toEqual({ ok: true, frame: { op: 'HEARTBEAT', seq: 7 } });
-    expect(parseClientFrame('{"op":"HEARTBEAT"}')).toEqual({ ok: true, frame: { op: 'HEARTBEAT', seq: null } });
+    expect(parseClientFrame('{"op":"HEARTBEAT","d":{"seq":7}}')).toEqual({
+      ok: true,
+      frame: { op: 'HEARTBEAT', seq: 7 },
+    });
+    expect(parseClientFrame('{"op":"HEARTBEAT"}')).toEqual({
+      ok: true,
+      frame: { op: 'HEARTBEAT', seq: null },
+    });
   });
 
   it('builds dispatch frames around a serialised payload', () => {
-    expect(JSON.parse(dispatchFrame('MESSAGE_CREATE', 3, '{"id":"1"}'))).toEqual({ op: 'DISPATCH', t: 'MESSAGE_CREATE', s: 3, d: { id: '1' } });
+    expect(JSON.parse(dispatchFrame('MESSAGE_CREATE', 3, '{"id":"1"}'))).toEqual({
+      op: 'DISPATCH',
+      t: 'MESSAGE_CREATE',
+      s: 3,
+      d: { id: '1' },
+    });
   });
 });
 
 describe('session store', () => {
-  const f = (seq: number, eventId = `e${seq}`) => ({ seq, eventId, type: 'MESSAGE_CREATE', dataJson: '{}', frame: `f${seq}` });
+  const f = (seq: number, eventId = `e${seq}`) => ({
+    seq,
+    eventId,
+    type: 'MESSAGE_CREATE',
+    dataJson: '{}',
+    frame: `f${seq}`,
+  });
 
   it('replays only complete, contiguous tails', () => {
     const frames = [f(3), f(4), f(5)];

@@ -24,7 +24,8 @@ export type ClientFrame =
   | { op: 'RESUME'; token: string; sessionId: string; seq: number }
   | { op: 'HEARTBEAT'; seq: number | null };
 
-export type ParseResult = { ok: true; frame: ClientFrame } | { ok: false; code: CloseCodeValue; reason: string };
+export type ParseResult =
+  { ok: true; frame: ClientFrame } | { ok: false; code: CloseCodeValue; reason: string };
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -51,7 +52,8 @@ export function parseClientFrame(text: string): ParseResult {
       if (!isObject(d) || typeof d.token !== 'string' || typeof d.sessionId !== 'string') {
         return fail('RESUME needs d.token, d.sessionId and d.seq');
       }
-      if (typeof d.seq !== 'number' || !Number.isSafeInteger(d.seq) || d.seq < 0) return fail('RESUME d.seq must be a whole number');
+      if (typeof d.seq !== 'number' || !Number.isSafeInteger(d.seq) || d.seq < 0)
+        return fail('RESUME d.seq must be a whole number');
       return { ok: true, frame: { op: 'RESUME', token: d.token, sessionId: d.sessionId, seq: d.seq } };
     }
     case 'HEARTBEAT': {

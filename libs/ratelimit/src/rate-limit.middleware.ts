@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { AppConfig, AppError, MetricsService, RATE_LIMIT, RateLimitDecision, type RateLimitPort } from '@cariosan/core';
+import {
+  AppConfig,
+  AppError,
+  MetricsService,
+  RATE_LIMIT,
+  RateLimitDecision,
+  type RateLimitPort,
+} from '@cariosan/core';
 import { resolveAuth, UsersService } from '@cariosan/users';
 
 /**
@@ -21,7 +28,9 @@ export class RateLimitMiddleware implements NestMiddleware {
     private readonly users: UsersService,
     metrics: MetricsService,
   ) {
-    this.rejections = metrics.counter('cariosan_rate_limit_rejections_total', 'Requests refused with 429', ['bucket']);
+    this.rejections = metrics.counter('cariosan_rate_limit_rejections_total', 'Requests refused with 429', [
+      'bucket',
+    ]);
   }
 
   async use(req: Request, res: Response, next: NextFunction): Promise<void> {
@@ -32,7 +41,11 @@ export class RateLimitMiddleware implements NestMiddleware {
         auth ? ['user', `u:${auth.id}`, perWindow] : ['ip', `ip:${req.ip ?? 'unknown'}`, perWindow],
       ];
       const body = req.body as { username?: unknown } | undefined;
-      if (req.method === 'POST' && req.originalUrl.split('?')[0] === '/api/v1/auth/login' && typeof body?.username === 'string') {
+      if (
+        req.method === 'POST' &&
+        req.originalUrl.split('?')[0] === '/api/v1/auth/login' &&
+        typeof body?.username === 'string'
+      ) {
         // Hash the username: the key is arbitrary user input.
         const who = createHash('sha256').update(body.username.toLowerCase()).digest('hex').slice(0, 32);
         checks.push(['login', `login:${req.ip ?? 'unknown'}:${who}`, loginPerWindow]);
@@ -63,7 +76,8 @@ export class RateLimitMiddleware implements NestMiddleware {
     } catch (err) {
       if (err instanceof AppError) throw err;
       // The store is down: let the request through rather than take the whole API down with it.
-      if (!this.storeDown) this.logger.warn(`rate-limit store unavailable, requests pass unlimited: ${String(err)}`);
+      if (!this.storeDown)
+        this.logger.warn(`rate-limit store unavailable, requests pass unlimited: ${String(err)}`);
       this.storeDown = true;
       next();
     }

@@ -15,7 +15,11 @@ export class RedisRateLimit implements RateLimitPort {
     const start = windowStart(now, windowSeconds);
     const resetAt = start + windowSeconds * 1000;
     const redisKey = `rl:${key}:${start}`;
-    const results = await this.redis.multi().incr(redisKey).pexpireat(redisKey, resetAt + 1000).exec();
+    const results = await this.redis
+      .multi()
+      .incr(redisKey)
+      .pexpireat(redisKey, resetAt + 1000)
+      .exec();
     const [incrErr, count] = results?.[0] ?? [new Error('no reply'), 0];
     if (incrErr) throw incrErr;
     return decision(Number(count), limit, resetAt - now);

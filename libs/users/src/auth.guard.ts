@@ -6,7 +6,10 @@ import { AuthenticatedUser, UsersService } from './users.service';
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]{16,128})$/;
 
-type AuthedRequest = Request & { auth?: AuthenticatedUser; authResolved?: Promise<AuthenticatedUser | undefined> };
+type AuthedRequest = Request & {
+  auth?: AuthenticatedUser;
+  authResolved?: Promise<AuthenticatedUser | undefined>;
+};
 
 /**
  * The caller behind the request's bearer token, looked up once per request (the rate limiter
@@ -36,7 +39,10 @@ export class AuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [ctx.getHandler(), ctx.getClass()])) return true;
     const req = ctx.switchToHttp().getRequest<AuthedRequest>();
     const auth = await resolveAuth(req, this.users);
-    if (!auth) throw new UnauthorizedError(req.headers.authorization ? 'invalid or revoked token' : 'missing bearer token');
+    if (!auth)
+      throw new UnauthorizedError(
+        req.headers.authorization ? 'invalid or revoked token' : 'missing bearer token',
+      );
     return true;
   }
 }

@@ -48,11 +48,17 @@ export class UsersService {
     @Inject(BUS) private readonly bus: BusPort,
   ) {}
 
-  async register(username: string, password: string, displayName?: string): Promise<{ user: User; token: string }> {
+  async register(
+    username: string,
+    password: string,
+    displayName?: string,
+  ): Promise<{ user: User; token: string }> {
     const passwordHash = await argon2.hash(password, ARGON2_OPTIONS);
     return this.dataSource.transaction(async (em) => {
       await em.query('SELECT pg_advisory_xact_lock($1)', [FIRST_USER_LOCK]);
-      const [{ any }] = await em.query<[{ any: boolean }]>('SELECT EXISTS (SELECT 1 FROM users WHERE NOT is_bot) AS any');
+      const [{ any }] = await em.query<[{ any: boolean }]>(
+        'SELECT EXISTS (SELECT 1 FROM users WHERE NOT is_bot) AS any',
+      );
       const inserted = await em
         .createQueryBuilder()
         .insert()
@@ -79,15 +85,19 @@ export class UsersService {
   async logout(auth: AuthenticatedUser): Promise<void> {
     await this.dataSource.getRepository(AuthToken).delete({ tokenHash: Buffer.from(auth.tokenHash, 'hex') });
     // The token is dead on REST already; with Redis down, open gateway sessions of it stay until they reconnect.
-    await this.bus.publish(TOKEN_REVOKED_TOPIC, JSON.stringify({ userId: auth.id, tokenHash: auth.tokenHash })).catch((err: unknown) => {
-      this.logger.warn(`announcing a logout failed: ${err instanceof Error ? err.message : String(err)}`);
-    });
+    await this.bus
+      .publish(TOKEN_REVOKED_TOPIC, JSON.stringify({ userId: auth.id, tokenHash: auth.tokenHash }))
+      .catch((err: unknown) => {
+        this.logger.warn(`announcing a logout failed: ${err instanceof Error ? err.message : String(err)}`);
+      });
   }
 
   /** Resolves a bearer token to its user, or undefined when it is unknown or revoked. */
   async authenticate(token: string): Promise<AuthenticatedUser | undefined> {
     const hash = sha256(token);
-    const rows = await this.dataSource.query<{ id: string; username: string; display_name: string; is_admin: boolean }[]>(
+    const rows = await this.dataSource.query<
+      { id: string; username: string; display_name: string; is_admin: boolean }[]
+    >(
       `SELECT u.id, u.username, u.display_name, u.is_admin
          FROM auth_tokens t JOIN users u ON u.id = t.user_id
         WHERE t.token_hash = $1`,

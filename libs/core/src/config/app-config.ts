@@ -42,7 +42,10 @@ export class AppConfig {
   trustProxyHops = 0;
   maxUploadBytes = 26_214_400;
   /** Delays in milliseconds between webhook delivery attempts. */
-  webhookRetryScheduleMs: number[] = parseDurationList('CARIOS_WEBHOOK_RETRY_SCHEDULE', '5s,5m,30m,2h,5h,10h,10h');
+  webhookRetryScheduleMs: number[] = parseDurationList(
+    'CARIOS_WEBHOOK_RETRY_SCHEDULE',
+    '5s,5m,30m,2h,5h,10h,10h',
+  );
   webhookDisableAfterMs = parseDuration('CARIOS_WEBHOOK_DISABLE_AFTER', '5d');
   webhookAllowPrivateNetworks = false;
   migrateOnBoot = true;
@@ -149,7 +152,10 @@ export function loadConfig(env: Env): AppConfig {
   const prefix = str(env, 'CARIOS_REDIS_PREFIX');
   if (prefix !== undefined) {
     if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(prefix)) {
-      throw new ConfigError('CARIOS_REDIS_PREFIX', `must be 1-64 characters of A-Z a-z 0-9 : _ . -, got "${prefix}"`);
+      throw new ConfigError(
+        'CARIOS_REDIS_PREFIX',
+        `must be 1-64 characters of A-Z a-z 0-9 : _ . -, got "${prefix}"`,
+      );
     }
     c.redisPrefix = prefix;
   }
@@ -173,10 +179,16 @@ export function loadConfig(env: Env): AppConfig {
 
   const origins = str(env, 'CARIOS_ALLOWED_ORIGINS');
   if (origins) {
-    c.allowedOrigins = origins.split(',').map((o) => o.trim()).filter(Boolean);
+    c.allowedOrigins = origins
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean);
     for (const o of c.allowedOrigins) {
       if (!/^https?:\/\/[^/\s]+$/.test(o)) {
-        throw new ConfigError('CARIOS_ALLOWED_ORIGINS', `entries must look like https://chat.example.com, got "${o}"`);
+        throw new ConfigError(
+          'CARIOS_ALLOWED_ORIGINS',
+          `entries must look like https://chat.example.com, got "${o}"`,
+        );
       }
     }
   }
@@ -188,13 +200,26 @@ export function loadConfig(env: Env): AppConfig {
   };
   c.shutdownTimeoutMs = int(env, 'CARIOS_SHUTDOWN_TIMEOUT_MS', c.shutdownTimeoutMs, 0, 120_000);
   c.gatewayHeartbeatMs = int(env, 'CARIOS_GATEWAY_HEARTBEAT_MS', c.gatewayHeartbeatMs, 200, 600_000);
-  c.gatewayIdentifyTimeoutMs = int(env, 'CARIOS_GATEWAY_IDENTIFY_TIMEOUT_MS', c.gatewayIdentifyTimeoutMs, 100, 600_000);
-  c.gatewayResumeWindowMs = int(env, 'CARIOS_GATEWAY_RESUME_WINDOW_MS', c.gatewayResumeWindowMs, 120_000, 86_400_000);
+  c.gatewayIdentifyTimeoutMs = int(
+    env,
+    'CARIOS_GATEWAY_IDENTIFY_TIMEOUT_MS',
+    c.gatewayIdentifyTimeoutMs,
+    100,
+    600_000,
+  );
+  c.gatewayResumeWindowMs = int(
+    env,
+    'CARIOS_GATEWAY_RESUME_WINDOW_MS',
+    c.gatewayResumeWindowMs,
+    120_000,
+    86_400_000,
+  );
 
   const endpoint = url(env, 'CARIOS_S3_ENDPOINT', ['http:', 'https:']);
   const bucket = str(env, 'CARIOS_S3_BUCKET');
   const region = str(env, 'CARIOS_S3_REGION') ?? 'us-east-1';
-  if (!/^[a-z0-9-]+$/.test(region)) throw new ConfigError('CARIOS_S3_REGION', `is not a region name, got "${region}"`);
+  if (!/^[a-z0-9-]+$/.test(region))
+    throw new ConfigError('CARIOS_S3_REGION', `is not a region name, got "${region}"`);
   if (bucket) {
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
       throw new ConfigError('CARIOS_S3_BUCKET', `is not a valid bucket name, got "${bucket}"`);

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '../../../..');
-const names = (text: string, pattern: RegExp) => [...new Set([...text.matchAll(pattern)].map((m) => m[1]!))].sort();
+const names = (text: string, pattern: RegExp) =>
+  [...new Set([...text.matchAll(pattern)].map((m) => m[1]!))].sort();
 
 describe('.env.example', () => {
   it('lists exactly the variables the config reads', () => {
@@ -14,7 +15,10 @@ describe('.env.example', () => {
 
   it('passes every server variable through docker-compose.yml', () => {
     const read = names(readFileSync(join(__dirname, 'app-config.ts'), 'utf8'), /'(CARIOS_[A-Z0-9_]+)'/g);
-    const compose = names(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), /^\s+(CARIOS_[A-Z0-9_]+):/gm);
+    const compose = names(
+      readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'),
+      /^\s+(CARIOS_[A-Z0-9_]+):/gm,
+    );
     expect(compose).toEqual(read);
   });
 });

@@ -14,7 +14,10 @@ export class DatabaseModule {
         TypeOrmModule.forRootAsync({
           inject: [AppConfig],
           // migrateOnBoot rides along to the factory below; TypeORM ignores it.
-          useFactory: (config: AppConfig) => ({ ...dataSourceOptions(config, schema), migrateOnBoot: config.migrateOnBoot }),
+          useFactory: (config: AppConfig) => ({
+            ...dataSourceOptions(config, schema),
+            migrateOnBoot: config.migrateOnBoot,
+          }),
           // Migrations run before any provider can touch the database.
           dataSourceFactory: async (options) => {
             const config = options as ReturnType<typeof dataSourceOptions>;
@@ -25,7 +28,11 @@ export class DatabaseModule {
             // Even the check creates the migrations table: it runs under the lock, or replicas booting at once race on it.
             if ((options as { migrateOnBoot?: boolean }).migrateOnBoot !== false) {
               const applied = await migrateUnderLock(dataSource, embedded);
-              logger.log(applied.length ? `migrations applied: ${applied.map((m) => m.name).join(', ')}` : 'schema up to date');
+              logger.log(
+                applied.length
+                  ? `migrations applied: ${applied.map((m) => m.name).join(', ')}`
+                  : 'schema up to date',
+              );
             } else if (await withMigrationLock(dataSource, embedded, () => dataSource.showMigrations())) {
               logger.warn('pending migrations are not applied: CARIOS_MIGRATE_ON_BOOT=false');
             }

@@ -9,7 +9,11 @@ const MIGRATION_LOCK_KEY = '7204817310985233';
  * (creating the `migrations` table, reading it, migrating) happens under it. The embedded
  * database belongs to one process, so no lock there.
  */
-export async function withMigrationLock<T>(dataSource: DataSource, embedded: boolean, work: () => Promise<T>): Promise<T> {
+export async function withMigrationLock<T>(
+  dataSource: DataSource,
+  embedded: boolean,
+  work: () => Promise<T>,
+): Promise<T> {
   if (embedded) return work();
   const lockHolder = dataSource.createQueryRunner();
   await lockHolder.connect();

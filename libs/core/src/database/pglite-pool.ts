@@ -27,7 +27,9 @@ export function pgliteDriver(dataDir: string | undefined) {
       postgresqlconf: ['shared_buffers = 16MB'],
       // Snowflake ids need all 64 bits: keep int8 as a decimal string, as node-postgres does.
       parsers: { [types.INT8]: (v: string) => v },
-      serializers: { [types.BOOL]: (v: unknown) => (v === true || v === 'true' || v === 1 ? 'true' : 'false') },
+      serializers: {
+        [types.BOOL]: (v: unknown) => (v === true || v === 'true' || v === 1 ? 'true' : 'false'),
+      },
     }));
 
   class Client extends EventEmitter {
@@ -41,7 +43,12 @@ export function pgliteDriver(dataDir: string | undefined) {
         let result: PgStyleResult;
         if (Array.isArray(params) && params.length > 0) {
           const r = await pg.query(sql, params);
-          result = { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length, command: commandOf(sql), fields: r.fields };
+          result = {
+            rows: r.rows,
+            rowCount: r.affectedRows ?? r.rows.length,
+            command: commandOf(sql),
+            fields: r.fields,
+          };
         } else {
           // exec runs several statements (migrations); the last result is the one callers want.
           const all = await pg.exec(sql);

@@ -13,7 +13,11 @@ const BY_STATUS: Record<number, ErrorCode> = Object.fromEntries(
 const UNAVAILABLE_SQLSTATES = ['08', '57P'];
 
 /** Turns anything thrown into the contract's error shape and status. */
-export function toErrorResponse(err: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
+export function toErrorResponse(err: unknown): {
+  status: number;
+  body: ErrorBody;
+  headers: Record<string, string>;
+} {
   if (err instanceof AppError) return { status: err.status, body: err.toBody(), headers: err.headers };
 
   if (err instanceof HttpException) {
@@ -47,7 +51,8 @@ export function isUnavailable(err: unknown): boolean {
   const e = err as { code?: string; name?: string; message?: string };
   if (typeof e?.code === 'string') {
     if (UNAVAILABLE_SQLSTATES.some((p) => e.code!.startsWith(p))) return true;
-    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(e.code)) return true;
+    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(e.code))
+      return true;
   }
   const msg = e?.message ?? '';
   return (

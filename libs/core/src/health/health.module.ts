@@ -80,7 +80,9 @@ class HealthController implements OnModuleInit {
       );
     } catch (err) {
       // Terminus throws with the per-check result: keep which one failed, in the contract's shape.
-      const result = (err as { response?: { details?: Record<string, { status: string; message?: string }> } }).response;
+      const result = (
+        err as { response?: { details?: Record<string, { status: string; message?: string }> } }
+      ).response;
       const details = Object.entries(result?.details ?? {}).map(([check, v]) => ({ check, ...v }));
       const failed = details.filter((d) => d.status !== 'up').map((d) => d.check);
       throw new AppError('unavailable', `not ready: ${failed.join(', ') || 'unknown'}`, details);

@@ -58,7 +58,10 @@ const JSON_TYPES = ['application/json', 'application/*+json'];
 function verifyJsonBytes(_req: unknown, _res: unknown, buf: Buffer): void {
   const bom = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
   if (bom || !isUtf8(buf)) {
-    throw Object.assign(new Error(bom ? 'byte order mark' : 'invalid UTF-8'), { status: 400, type: 'entity.parse.failed' });
+    throw Object.assign(new Error(bom ? 'byte order mark' : 'invalid UTF-8'), {
+      status: 400,
+      type: 'entity.parse.failed',
+    });
   }
 }
 
@@ -71,10 +74,22 @@ function answerClientErrors(server: Server): void {
     }
     const [status, reason, body]: [number, string, ErrorBody] =
       err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'Request Header Fields Too Large', { error: { code: 'headers_too_large', message: 'request headers are too large', details: [] } }]
+        ? [
+            431,
+            'Request Header Fields Too Large',
+            { error: { code: 'headers_too_large', message: 'request headers are too large', details: [] } },
+          ]
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? [408, 'Request Timeout', { error: { code: 'request_timeout', message: 'request not received in time', details: [] } }]
-          : [400, 'Bad Request', { error: { code: 'validation_failed', message: 'malformed HTTP request', details: [] } }];
+          ? [
+              408,
+              'Request Timeout',
+              { error: { code: 'request_timeout', message: 'request not received in time', details: [] } },
+            ]
+          : [
+              400,
+              'Bad Request',
+              { error: { code: 'validation_failed', message: 'malformed HTTP request', details: [] } },
+            ];
     const json = JSON.stringify(body);
     socket.end(
       `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
@@ -103,24 +118,34 @@ export function configureHttp(app: INestApplication): void {
   answerClientErrors(app.getHttpServer() as Server);
   express_.use((req: Request, _res: Response, next: NextFunction) => {
     // A body we would not parse must not be silently ignored (a PATCH answering 200 for nothing).
-    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length']) > 0;
+    const hasBody =
+      req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length']) > 0;
     if (hasBody && !req.is(JSON_TYPES)) {
       return next(new AppError('unsupported_media_type', 'request bodies must be application/json'));
     }
     next();
   });
-  express_.use(express.json({ limit: config.bodyLimitBytes, strict: true, type: JSON_TYPES, verify: verifyJsonBytes }));
+  express_.use(
+    express.json({ limit: config.bodyLimitBytes, strict: true, type: JSON_TYPES, verify: verifyJsonBytes }),
+  );
   express_.use((req: Request, _res: Response, next: NextFunction) => {
     const bad = findBadString(req.body);
     if (bad) {
       return next(
-        new ValidationError([{ field: bad.replace(/^body\.?/, '') || 'body', message: 'must be valid Unicode text without NUL characters' }]),
+        new ValidationError([
+          {
+            field: bad.replace(/^body\.?/, '') || 'body',
+            message: 'must be valid Unicode text without NUL characters',
+          },
+        ]),
       );
     }
     const reserved = findReservedKey(req.body);
     if (reserved) {
       const field = reserved.replace(/^body\.?/, '');
-      return next(new ValidationError([{ field, message: `property ${field.split('.').pop()} should not exist` }]));
+      return next(
+        new ValidationError([{ field, message: `property ${field.split('.').pop()} should not exist` }]),
+      );
     }
     next();
   });

@@ -20,7 +20,9 @@ export function createValidationPipe(): ValidationPipe {
     validationError: { target: false, value: false },
     exceptionFactory: (errors) => {
       const details = flatten(errors);
-      return new ValidationError(details.length ? details : [{ field: 'body', message: 'must be a JSON object' }]);
+      return new ValidationError(
+        details.length ? details : [{ field: 'body', message: 'must be a JSON object' }],
+      );
     },
   });
 }

@@ -16,7 +16,8 @@ export function CodePointLength(min: number, max: number, options?: ValidationOp
       constraints: [min, max],
       options: { message: `$property must be ${min} to ${max} characters long`, ...options },
       validator: {
-        validate: (value: unknown) => typeof value === 'string' && codePoints(value) >= min && codePoints(value) <= max,
+        validate: (value: unknown) =>
+          typeof value === 'string' && codePoints(value) >= min && codePoints(value) <= max,
       },
     });
 }

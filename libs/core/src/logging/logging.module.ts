@@ -31,11 +31,21 @@ export function secretScrubber(secrets: string[]): (line: string) => string {
             level: config.logLevel,
             genReqId: requestId,
             redact: {
-              paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]', 'token', 'password', '*.token', '*.password'],
+              paths: [
+                'req.headers.authorization',
+                'req.headers.cookie',
+                'req.headers["x-api-key"]',
+                'token',
+                'password',
+                '*.token',
+                '*.password',
+              ],
               censor: '[redacted]',
             },
             // Probes and scrapes would drown the log.
-            autoLogging: { ignore: (req: IncomingMessage) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
+            autoLogging: {
+              ignore: (req: IncomingMessage) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? ''),
+            },
             serializers: {
               req: (req: { id: string; method: string; url: string }) => ({
                 id: req.id,

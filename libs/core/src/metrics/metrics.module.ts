@@ -1,4 +1,13 @@
-import { Controller, Get, Global, Header, Injectable, MiddlewareConsumer, Module, NestMiddleware } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Global,
+  Header,
+  Injectable,
+  MiddlewareConsumer,
+  Module,
+  NestMiddleware,
+} from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { MetricsService } from './metrics.service';

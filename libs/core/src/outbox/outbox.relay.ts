@@ -1,4 +1,10 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { DomainEvent, DomainEventType } from '../events/domain-events';
@@ -124,7 +130,8 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
         };
         const json = JSON.stringify(event);
         published.push(this.bus.publish(channelTopic(row.channel_id), json));
-        for (const userId of row.notify_user_ids ?? []) published.push(this.bus.publish(userTopic(userId), json));
+        for (const userId of row.notify_user_ids ?? [])
+          published.push(this.bus.publish(userTopic(userId), json));
       }
       await Promise.all(published);
       await em.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [

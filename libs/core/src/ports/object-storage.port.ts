@@ -12,7 +12,12 @@ export interface StoredObject {
 
 /** Where attachment bytes live. S3/MinIO with presigned URLs, or local disk when embedded. */
 export interface ObjectStoragePort {
-  presignUpload(key: string, contentType: string, size: number, expiresInSeconds: number): Promise<PresignedUpload>;
+  presignUpload(
+    key: string,
+    contentType: string,
+    size: number,
+    expiresInSeconds: number,
+  ): Promise<PresignedUpload>;
   head(key: string): Promise<StoredObject | undefined>;
   downloadUrl(key: string, filename: string): Promise<string>;
   /** Resolves when the store answers; used by readiness. */

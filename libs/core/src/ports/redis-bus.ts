@@ -36,7 +36,10 @@ export class RedisBus implements BusPort, OnApplicationShutdown {
   async publish(topic: string, message: string): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`bus publish on ${topic}: no answer within ${PUBLISH_TIMEOUT_MS} ms`)), PUBLISH_TIMEOUT_MS);
+      timer = setTimeout(
+        () => reject(new Error(`bus publish on ${topic}: no answer within ${PUBLISH_TIMEOUT_MS} ms`)),
+        PUBLISH_TIMEOUT_MS,
+      );
     });
     try {
       // Without an offline queue this rejects at once while Redis is unreachable.

@@ -39,7 +39,8 @@ export function createRedis(url: string, name: string, keyPrefix?: string): Redi
     {
       provide: REDIS,
       inject: [AppConfig],
-      useFactory: (config: AppConfig) => (config.redisUrl ? createRedis(config.redisUrl, 'commands', config.redisPrefix) : null),
+      useFactory: (config: AppConfig) =>
+        config.redisUrl ? createRedis(config.redisUrl, 'commands', config.redisPrefix) : null,
     },
   ],
   exports: [REDIS],

@@ -1,4 +1,11 @@
-import { contiguousAfter, SESSION_FRAME_CAP, type ClaimedSession, type Replay, type SessionStorePort, type StoredFrame } from './session-store.port';
+import {
+  contiguousAfter,
+  SESSION_FRAME_CAP,
+  type ClaimedSession,
+  type Replay,
+  type SessionStorePort,
+  type StoredFrame,
+} from './session-store.port';
 
 interface Entry {
   userId: string;
@@ -20,7 +27,16 @@ export class InProcessSessionStore implements SessionStorePort {
 
   async create(sessionId: string, userId: string, tokenHash: string, owner: string): Promise<void> {
     this.sweepSometimes();
-    this.sessions.set(sessionId, { userId, tokenHash, owner, lastSeq: 0, lastAt: Date.now(), createdAt: Date.now(), frames: [], expiresAt: Date.now() + this.ttlMs });
+    this.sessions.set(sessionId, {
+      userId,
+      tokenHash,
+      owner,
+      lastSeq: 0,
+      lastAt: Date.now(),
+      createdAt: Date.now(),
+      frames: [],
+      expiresAt: Date.now() + this.ttlMs,
+    });
   }
 
   async append(sessionId: string, owner: string, frame: StoredFrame): Promise<boolean> {
@@ -39,7 +55,12 @@ export class InProcessSessionStore implements SessionStorePort {
     if (e) e.expiresAt = Date.now() + this.ttlMs;
   }
 
-  async claim(sessionId: string, userId: string, tokenHash: string, owner: string): Promise<ClaimedSession | undefined> {
+  async claim(
+    sessionId: string,
+    userId: string,
+    tokenHash: string,
+    owner: string,
+  ): Promise<ClaimedSession | undefined> {
     const e = this.live(sessionId);
     if (!e || e.userId !== userId) return undefined;
     e.owner = owner;

@@ -30,7 +30,12 @@ export interface SessionStorePort {
   /** Keeps an idle session from expiring. */
   touch(sessionId: string): Promise<void>;
   /** Makes `owner` the owner when the session exists and belongs to `userId`. */
-  claim(sessionId: string, userId: string, tokenHash: string, owner: string): Promise<ClaimedSession | undefined>;
+  claim(
+    sessionId: string,
+    userId: string,
+    tokenHash: string,
+    owner: string,
+  ): Promise<ClaimedSession | undefined>;
   /**
    * Every frame after `seq`, in order, plus the event ids of every stored frame (to drop
    * duplicates after a takeover); undefined when the frames after `seq` are no longer all there.
