@@ -49,6 +49,8 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerProces
     CARIOS_PORT: String(port),
     CARIOS_HOST: '127.0.0.1',
     CARIOS_LOG_LEVEL: 'warn',
+    // Small pools: suites share one Postgres (max_connections 100) and start several replicas.
+    CARIOS_DATABASE_POOL_SIZE: '5',
     ...opts.env,
   };
   const proc = spawn(process.execPath, [SERVER_ENTRY], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -34,6 +34,8 @@ export class AppConfig {
   port = 8080;
   host = '0.0.0.0';
   databaseUrl: string | undefined = undefined;
+  /** Connections each replica keeps to Postgres at most. */
+  databasePoolSize = 20;
   redisUrl: string | undefined = undefined;
   /** Prefix of every Redis key and pub/sub channel, so several deployments can share one Redis. */
   redisPrefix = 'cariosan:';
@@ -148,6 +150,7 @@ export function loadConfig(env: Env): AppConfig {
   c.port = int(env, 'CARIOS_PORT', c.port, 0, 65535);
   c.host = str(env, 'CARIOS_HOST') ?? c.host;
   c.databaseUrl = url(env, 'CARIOS_DATABASE_URL', ['postgres:', 'postgresql:']);
+  c.databasePoolSize = int(env, 'CARIOS_DATABASE_POOL_SIZE', c.databasePoolSize, 1, 1000);
   c.redisUrl = url(env, 'CARIOS_REDIS_URL', ['redis:', 'rediss:']);
   const prefix = str(env, 'CARIOS_REDIS_PREFIX');
   if (prefix !== undefined) {

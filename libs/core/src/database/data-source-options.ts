@@ -27,7 +27,7 @@ export function dataSourceOptions(config: AppConfig, schema: Schema): DataSource
     return {
       ...common,
       url: config.databaseUrl,
-      extra: { max: 20, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 },
+      extra: { max: config.databasePoolSize, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 },
     };
   }
   const dir = resolve(config.dataDir, 'pg');
