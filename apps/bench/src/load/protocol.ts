@@ -16,6 +16,8 @@ export interface ClosedLoopResult {
 export interface HttpLoadTask {
   kind: 'http';
   baseUrl: string;
+  /** Several replicas: client i talks to baseUrls[i % length] instead of `baseUrl`. */
+  baseUrls?: string[];
   mode: 'post' | 'history';
   /** Client i uses channelIds[i % length]. */
   channelIds: string[];
