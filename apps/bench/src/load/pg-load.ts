@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
-import { HISTORY_SQL, insertMessageLikeServer } from '../scenarios/sql';
+import { insertMessageLikeServer } from '../scenarios/sql';
+import {
+  HISTORY_PAGE_JSON_SQL,
+  HISTORY_PAGE_ROWS_SQL,
+  renderHistoryRows,
+  type HistoryRow,
+} from '../scenarios/history-sql';
 import { closedLoop, randomBetween } from './loop';
 import { benchContent, type ClosedLoopResult, type PgLoadTask } from './protocol';
 
@@ -36,9 +42,24 @@ export async function runPgLoad(task: PgLoadTask): Promise<ClosedLoopResult> {
       }
       return undefined;
     }
-    const before = randomBetween(minId, maxId).toString();
-    await pool.query(HISTORY_SQL, [task.channelIds[0], before, task.history?.limit ?? 50]);
-    return undefined;
+    const h = task.history!;
+    const params = [task.channelIds[0], randomBetween(minId, maxId).toString(), h.limit, h.viewerId];
+    // Both renderings end with the answer body as one string, as a server would write it.
+    // Named statements: parsed and planned once per connection, the fastest way through pg.
+    if (h.render === 'json') {
+      const { rows } = await pool.query<{ member: boolean; page: string }>({
+        name: 'history-page-json',
+        text: HISTORY_PAGE_JSON_SQL,
+        values: params,
+      });
+      return rows[0]?.member && rows[0].page.length > 2 ? undefined : 'empty: not a member or no messages';
+    }
+    const { rows } = await pool.query<HistoryRow>({
+      name: 'history-page-rows',
+      text: HISTORY_PAGE_ROWS_SQL,
+      values: params,
+    });
+    return rows[0]?.member && renderHistoryRows(rows).length > 2 ? undefined : 'empty: no rows';
   });
   await pool.end();
   return result;

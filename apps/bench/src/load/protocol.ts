@@ -41,7 +41,11 @@ export interface PgLoadTask {
   /** Post mode: take the channel's advisory lock like the server does (default true). */
   lock?: boolean;
   contentLength: number;
-  history?: { minId: string; maxId: string; limit: number };
+  /**
+   * History mode: random `before` cursors in [minId, maxId], pages read as `viewerId`; `render`
+   * says whether Postgres renders the page's JSON or Node does from rows (history-sql.ts).
+   */
+  history?: { minId: string; maxId: string; limit: number; viewerId: string; render: 'json' | 'rows' };
   warmupMs: number;
   durationMs: number;
 }
