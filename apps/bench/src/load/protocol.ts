@@ -79,12 +79,18 @@ export interface RatePostResult {
   windowMs: number;
 }
 
+/** Our gateway protocol, the raw `ws` baseline, or socket.io-client against the Socket.IO baseline. */
+export type SocketProtocol = 'cariosan' | 'raw' | 'socketio';
+
 export interface GatewayHoldTask {
   kind: 'gateway-hold';
-  /** ws://127.0.0.1:port/gateway for each socket, in the order of `tokens` (raw server ignores tokens). */
+  /**
+   * One URL per socket, in the order of `tokens`: ws://127.0.0.1:port/gateway (ours; tokens
+   * identify), ws://.../member or /idle (raw), http://...?join=<channel> or http://.../ (socketio).
+   */
   urls: string[];
   tokens: string[];
-  protocol: 'cariosan' | 'raw';
+  protocol: SocketProtocol;
   /** Sockets opened at once; keeps the connect storm from timing out. */
   connectConcurrency: number;
 }

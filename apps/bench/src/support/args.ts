@@ -62,6 +62,18 @@ export class Flags {
     return raw as T;
   }
 
+  /** A comma-separated subset of `options`, e.g. `--sides server,raw`. */
+  choices<T extends string>(name: string, options: readonly T[], fallback: T[]): T[] {
+    this.used.add(name);
+    const raw = this.flags.get(name);
+    if (raw === undefined) return fallback;
+    return raw.split(',').map((v) => {
+      if (!(options as readonly string[]).includes(v))
+        throw new Error(`--${name} entries must be among ${options.join(', ')}, got "${v}"`);
+      return v as T;
+    });
+  }
+
   /** Fails on flags no scenario asked for, so a typo does not silently run the defaults. */
   assertAllUsed(): void {
     const unknown = [...this.flags.keys()].filter((k) => !this.used.has(k));
