@@ -25,6 +25,8 @@ export class GatewayHolder {
   private frames = 0;
   private benchFrames = 0;
   private duplicates = 0;
+  private stray = 0;
+  private stepSeqs = { from: 0, to: Number.MAX_SAFE_INTEGER };
   private closed = 0;
   private stepCpu = process.cpuUsage();
   private stepT0 = performance.now();
@@ -166,6 +168,10 @@ export class GatewayHolder {
     const seq = Number(s.slice(from, sp1));
     const sentAt = Number(s.slice(sp1 + 1, sp2));
     if (!Number.isFinite(seq) || !Number.isFinite(sentAt)) return;
+    if (seq < this.stepSeqs.from || seq >= this.stepSeqs.to) {
+      this.stray++;
+      return;
+    }
     if (h.seen.has(seq)) {
       this.duplicates++;
       return;
@@ -182,7 +188,9 @@ export class GatewayHolder {
     } else this.perMessage.set(seq, [latency, 1]);
   }
 
-  stepStart(): void {
+  stepStart(fromSeq: number, toSeq: number): void {
+    this.stepSeqs = { from: fromSeq, to: toSeq };
+    this.stray = 0;
     this.recipient = new Histogram();
     this.perMessage = new Map();
     this.frames = 0;
@@ -201,6 +209,7 @@ export class GatewayHolder {
       perMessage: Object.fromEntries(this.perMessage),
       frames: this.frames,
       benchFrames: this.benchFrames,
+      stray: this.stray,
       duplicates: this.duplicates,
       closed: this.closed,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,

@@ -105,6 +105,8 @@ export interface StepReport {
   /** Every frame the sockets received during the step (bench messages and anything else). */
   frames: number;
   benchFrames: number;
+  /** Bench frames of messages outside the step (late ones of an earlier step), not recorded. */
+  stray: number;
   duplicates: number;
   closed: number;
   cpuSeconds: number;
@@ -115,7 +117,8 @@ export interface StepReport {
 
 export type ToWorker =
   | { type: 'run'; task: Task }
-  | { type: 'step-start' }
+  /** Bench messages of the step are those with fromSeq <= seq < toSeq; others are counted as stray. */
+  | { type: 'step-start'; fromSeq: number; toSeq: number }
   | { type: 'step-end' }
   | { type: 'count' }
   | { type: 'close' };

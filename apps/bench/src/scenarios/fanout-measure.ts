@@ -11,6 +11,9 @@ export interface FanoutParams {
   members: number;
   replicas: number;
   sioReplicas: number;
+  /** Pool connections per replica of our server, and of each Socket.IO replica. */
+  pool: number;
+  sioPool: number;
   rates: number[];
   stepMs: number;
   contentLength: number;
@@ -27,7 +30,12 @@ export interface StepResult {
   postP50: number;
   postP99: number;
   expected: number;
+  /** Frames of this step's messages whose POST answered 2xx (at most `expected`). */
   delivered: number;
+  /** Frames of this step's messages whose POST got no 2xx (timed out, yet committed and sent). */
+  unansweredFrames: number;
+  /** Frames of an earlier step's messages that arrived during this one (not counted). */
+  strayFrames: number;
   duplicates: number;
   recipientP50: number;
   recipientP99: number;
@@ -241,7 +249,9 @@ async function runStep(
   redis: RedisMeter,
 ): Promise<StepResult> {
   for (const url of t.metricsUrls) await eventLoopP99Ms(url); // resets the lag histograms
-  holders.forEach((h) => h.stepStart());
+  // The poster sends round(rate * step) posts numbered from firstSeq: this step's messages.
+  const lastSeq = firstSeq + Math.max(1, Math.round((rate * p.stepMs) / 1000));
+  holders.forEach((h) => h.stepStart(firstSeq, lastSeq));
   const redis0 = await redis.read();
   const cpu0 = sumCpu();
   const stepStartWall = performance.timeOrigin + performance.now();
@@ -297,7 +307,10 @@ async function runStep(
     const post = posted.postLatencyBySeq[s];
     if (post !== undefined) afterAnswer.record(Math.max(0, lat - post));
   }
-  const delivered = reports.reduce((a, r) => a + r.benchFrames, 0);
+  const frames = reports.reduce((a, r) => a + r.benchFrames, 0);
+  const answered = new Set(posted.okSeqs);
+  let delivered = 0;
+  for (const [s, [, n]] of perMessage) if (answered.has(s)) delivered += n;
   const lastWall = Math.max(...reports.map((r) => r.lastReceiveWall));
   const spanS = lastWall > stepStartWall ? (lastWall - stepStartWall) / 1000 : NaN;
   const postHist = Histogram.from(posted.postLatency);
@@ -311,6 +324,8 @@ async function runStep(
     postP99: postHist.percentile(99),
     expected,
     delivered,
+    unansweredFrames: frames - delivered,
+    strayFrames: reports.reduce((a, r) => a + r.stray, 0),
     duplicates: reports.reduce((a, r) => a + r.duplicates, 0),
     recipientP50: recipient.percentile(50),
     recipientP99: recipient.percentile(99),
@@ -318,18 +333,23 @@ async function runStep(
     allP99: all.percentile(99),
     allAfterAnswerP50: afterAnswer.percentile(50),
     allAfterAnswerP99: afterAnswer.percentile(99),
-    framesPerSecond: delivered / spanS,
+    // Every frame of the step's messages was delivered work, answered or not.
+    framesPerSecond: frames / spanS,
     eventLoopP99Ms: lagMs,
     serverCpuCores: (cpu1 - cpu0) / ((Date.now() - stepStartWall) / 1000),
-    serverCpuPerFrameUs: ((cpu1 - cpu0) * 1e6) / delivered,
-    redisCommandsPerFrame: t.usesRedis ? totalCalls(commands) / delivered : 0,
-    redisCpuPerFrameUs: t.usesRedis ? ((redis1.cpuSeconds - redis0.cpuSeconds) * 1e6) / delivered : 0,
+    serverCpuPerFrameUs: ((cpu1 - cpu0) * 1e6) / frames,
+    redisCommandsPerFrame: t.usesRedis ? totalCalls(commands) / frames : 0,
+    redisCpuPerFrameUs: t.usesRedis ? ((redis1.cpuSeconds - redis0.cpuSeconds) * 1e6) / frames : 0,
     redisCommands: sortedCommands(commands),
     loadCpuSeconds: reports.reduce((a, r) => a + r.cpuSeconds, 0) + posterCpu,
     closedSockets: reports.reduce((a, r) => a + r.closed, 0),
   };
   process.stdout.write(
-    `[${t.label}] ${rate} msg/s: delivered ${delivered}/${expected}, recipient p50 ${fmt(step.recipientP50)} p99 ${fmt(step.recipientP99)} ms, ` +
+    `[${t.label}] ${rate} msg/s: delivered ${delivered}/${expected}` +
+      (step.unansweredFrames || step.strayFrames
+        ? ` (+${step.unansweredFrames} of unanswered posts, ${step.strayFrames} late of the previous step)`
+        : '') +
+      `, recipient p50 ${fmt(step.recipientP50)} p99 ${fmt(step.recipientP99)} ms, ` +
       `${fmt(step.framesPerSecond)} frames/s, ${fmt(step.serverCpuPerFrameUs)} us CPU/frame, ${fmt(step.redisCommandsPerFrame, 3)} Redis cmds/frame, ` +
       `loop p99 ${fmt(lagMs)} ms, post failures ${JSON.stringify(posted.failures)}\n`,
   );

@@ -28,11 +28,10 @@ const blanks = (n: number) => Array.from({ length: n }, () => '');
 async function measureServer(p: FanoutParams, redis: BenchRedis, meter: RedisMeter): Promise<SideResult> {
   let stack: Stack | undefined;
   try {
-    // 10 connections per replica keep one run well inside the shared Postgres' limits.
     stack = await startStack(p.replicas, {
       redisUrl: redis.url,
       inspect: p.forceGc,
-      env: { CARIOS_DATABASE_POOL_SIZE: '10' },
+      env: { CARIOS_DATABASE_POOL_SIZE: String(p.pool) },
     });
     const st = stack;
     const { members, idle } = await withClient(st.db.url, async (db) => ({
@@ -117,7 +116,7 @@ async function measureSocketIo(p: FanoutParams, redis: BenchRedis, meter: RedisM
       databaseUrl: db.url,
       redisUrl: redis.url,
       replicas: p.sioReplicas,
-      poolSize: 10,
+      poolSize: p.sioPool,
       inspect: p.forceGc,
     });
     const servers = cluster.servers;
@@ -157,6 +156,9 @@ export async function runFanout(flags: Flags): Promise<void> {
     members: flags.num('members', 1000, 1, 50_000),
     replicas: flags.num('replicas', 2, 1, 8),
     sioReplicas: flags.num('sio-replicas', 2, 1, 8),
+    // Sides run one at a time: 2 x 20 for ours, then 2 x 10 for Socket.IO, never all at once.
+    pool: flags.num('pool', 20, 1, 30),
+    sioPool: flags.num('sio-pool', 10, 1, 30),
     rates: flags.nums('rates', [20, 50, 100, 200], 1, 5000),
     stepMs: flags.num('step', 10, 1, 600) * 1000,
     contentLength: flags.num('content-length', 120, 40, 4000),
@@ -304,9 +306,16 @@ function tableRows(p: FanoutParams, r: Partial<Record<Side, SideResult>>, redis:
         value: s?.steps[i] ? `${s.steps[i].delivered}/${s.steps[i].expected}` : undefined,
         baseline: w?.steps[i] ? `${w.steps[i].delivered}/${w.steps[i].expected}` : undefined,
         more: [{ baseline: io?.steps[i] ? `${io.steps[i].delivered}/${io.steps[i].expected}` : undefined }],
-        note: s?.steps[i]
-          ? `server: ${s.steps[i].duplicates} duplicates, ${s.steps[i].closedSockets} sockets closed so far`
-          : undefined,
+        note: 'frames of 2xx-answered posts / posts x members',
+      },
+      {
+        metric: `${at} duplicates / closed sockets`,
+        value: s?.steps[i] ? `${s.steps[i].duplicates} / ${s.steps[i].closedSockets}` : undefined,
+        baseline: w?.steps[i] ? `${w.steps[i].duplicates} / ${w.steps[i].closedSockets}` : undefined,
+        more: [
+          { baseline: io?.steps[i] ? `${io.steps[i].duplicates} / ${io.steps[i].closedSockets}` : undefined },
+        ],
+        note: 'closed: sockets lost so far (e.g. cut as slow consumers)',
       },
       { metric: `${at} POST p99 (ms)`, ...step((x) => x.postP99) },
       { metric: `${at} event-loop p99 (ms)`, ...step((x) => x.eventLoopP99Ms), note: 'max over processes' },

@@ -22,6 +22,8 @@ export function fmt(v: Cell, decimals = 2): string {
   if (!Number.isFinite(v)) return 'n/a';
   if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
   if (Number.isInteger(v)) return String(v);
+  // Small figures (Redis commands per frame) keep two significant digits instead of rounding to 0.
+  if (Math.abs(v) < 0.1) return v.toPrecision(2);
   return v.toFixed(decimals);
 }
 
