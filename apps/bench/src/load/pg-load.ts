@@ -7,7 +7,7 @@ import {
   renderHistoryRows,
   type HistoryRow,
 } from '../scenarios/history-sql';
-import { closedLoop, randomBetween } from './loop';
+import { clientLoad, randomBetween } from './loop';
 import { benchContent, type ClosedLoopResult, type PgLoadTask } from './protocol';
 
 /** The baseline: the same statements straight through a `pg.Pool` sized like the server's. */
@@ -20,7 +20,7 @@ export async function runPgLoad(task: PgLoadTask): Promise<ClosedLoopResult> {
   const salt = randomBytes(4).toString('hex');
   const minId = BigInt(task.history?.minId ?? '0');
   const maxId = BigInt(task.history?.maxId ?? '0');
-  const result = await closedLoop(task.concurrency, task.warmupMs, task.durationMs, async (client) => {
+  const result = await clientLoad(task, task.concurrency, async (client) => {
     if (task.mode === 'post') {
       const n = seq++;
       const author = task.authorIds[client % task.authorIds.length]!;

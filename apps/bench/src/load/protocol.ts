@@ -25,6 +25,8 @@ export interface HttpLoadTask {
   tokens: string[];
   contentLength: number;
   history?: { minId: string; maxId: string; limit: number };
+  /** Open loop at this many requests/s (this process's share) instead of closed loops. */
+  rate?: number;
   warmupMs: number;
   durationMs: number;
 }
@@ -46,6 +48,8 @@ export interface PgLoadTask {
    * says whether Postgres renders the page's JSON or Node does from rows (history-sql.ts).
    */
   history?: { minId: string; maxId: string; limit: number; viewerId: string; render: 'json' | 'rows' };
+  /** Open loop at this many operations/s (this process's share) instead of closed loops. */
+  rate?: number;
   warmupMs: number;
   durationMs: number;
 }

@@ -24,7 +24,17 @@ interface PostParams {
   sioReplicas: number;
   sioPool: number;
   socketIo: boolean;
+  halfRate: boolean;
 }
+
+/** The closed-loop phase, and the open-loop one at half its throughput (when `--half-rate`). */
+interface Measured {
+  closed: Phase;
+  half?: Phase;
+}
+
+/** Half the throughput a side saturated at: where its latency under load is read. */
+const halfOf = (ph: Phase) => Math.max(1, Math.floor(ph.perSecond / 2));
 
 /** The issue's targets per channel count. */
 const TARGETS: Record<number, string> = {
@@ -57,6 +67,7 @@ export async function runPost(flags: Flags): Promise<void> {
     sioReplicas: flags.num('sio-replicas', 2, 1, 4),
     sioPool: flags.num('sio-pool', 10, 1, 30),
     socketIo: flags.bool('socketio', true),
+    halfRate: flags.bool('half-rate', true),
   };
   flags.assertAllUsed();
   const maxChannels = Math.max(...p.channelCounts);
@@ -92,23 +103,30 @@ export async function runPost(flags: Flags): Promise<void> {
     const serverUrls = stack.servers.map((s) => s.url);
     const serverPids = stack.servers.map((s) => s.pid);
 
-    const srv = new Map<number, Phase>();
-    for (const n of p.channelCounts) {
-      process.stdout.write(`server phase, ${n} channel(s)...\n`);
-      srv.set(n, await httpPhase(p, n, channelIds, users, serverUrls, serverPids, stack.db.url, 'token'));
-    }
+    const srv = new Map<number, Measured>();
+    for (const n of p.channelCounts)
+      srv.set(
+        n,
+        await measured(p, `server, ${n} channel(s)`, (rate) =>
+          httpPhase(p, n, channelIds, users, serverUrls, serverPids, stack.db.url, 'token', rate),
+        ),
+      );
     const stored = await countRows(stack.db.url, 'messages');
     // Each baseline runs with the server stopped, so it has the machine to itself as the server had.
     await stack.stopServers();
 
-    const raw = new Map<number, Phase>();
+    const raw = new Map<number, Measured>();
     for (const n of p.channelCounts) {
       await withClient(stack.db.url, (db) => db.query('CHECKPOINT'));
-      process.stdout.write(`raw pg baseline phase, ${n} channel(s)...\n`);
-      raw.set(n, await rawPhase(p, n, channelIds, users, stack.db.url));
+      raw.set(
+        n,
+        await measured(p, `raw pg baseline, ${n} channel(s)`, (rate) =>
+          rawPhase(p, n, channelIds, users, stack.db.url, rate),
+        ),
+      );
     }
 
-    const sio = new Map<number, Phase>();
+    const sio = new Map<number, Measured>();
     let sioStored = NaN;
     if (p.socketIo) {
       const cluster = await startSocketIoCluster({
@@ -120,18 +138,12 @@ export async function runPost(flags: Flags): Promise<void> {
       try {
         for (const n of p.channelCounts) {
           await withClient(stack.db.url, (db) => db.query('CHECKPOINT'));
-          process.stdout.write(`socket.io baseline phase, ${n} channel(s)...\n`);
+          const urls = cluster.servers.map((s) => s.url);
+          const pids = cluster.servers.map((s) => s.pid);
           sio.set(
             n,
-            await httpPhase(
-              p,
-              n,
-              channelIds,
-              users,
-              cluster.servers.map((s) => s.url),
-              cluster.servers.map((s) => s.pid),
-              stack.db.url,
-              'user-id',
+            await measured(p, `socket.io baseline, ${n} channel(s)`, (rate) =>
+              httpPhase(p, n, channelIds, users, urls, pids, stack.db.url, 'user-id', rate),
             ),
           );
         }
@@ -157,15 +169,23 @@ export async function runPost(flags: Flags): Promise<void> {
       ['raw pg', 'socket.io'],
     );
     for (const n of p.channelCounts) {
-      const first = (label: string, ph: Phase | undefined) => {
-        if (ph?.firstFailure) process.stdout.write(`first ${label} failure (${n} ch): ${ph.firstFailure}\n`);
+      const first = (label: string, m: Measured | undefined) => {
+        for (const [kind, ph] of [
+          ['closed loop', m?.closed],
+          ['half rate', m?.half],
+        ] as const)
+          if (ph?.firstFailure)
+            process.stdout.write(`first ${label} failure (${n} ch, ${kind}): ${ph.firstFailure}\n`);
       };
       first('server', srv.get(n));
       first('raw pg', raw.get(n));
       first('socket.io', sio.get(n));
     }
-    const json = (m: Map<number, Phase>) =>
-      Object.fromEntries([...m].map(([n, ph]) => [n, { ...ph, histogram: ph.histogram.summary() }]));
+    const phaseJson = (ph: Phase | undefined) => ph && { ...ph, histogram: ph.histogram.summary() };
+    const json = (m: Map<number, Measured>) =>
+      Object.fromEntries(
+        [...m].map(([n, x]) => [n, { closedLoop: phaseJson(x.closed), halfRate: phaseJson(x.half) }]),
+      );
     writeResult('post', {
       scenario: 'post',
       at: new Date().toISOString(),
@@ -191,8 +211,10 @@ export async function runPost(flags: Flags): Promise<void> {
         p.channelCounts.map((n) => [
           n,
           {
-            throughputVsRaw: srv.get(n)!.perSecond / raw.get(n)!.perSecond,
-            throughputVsSocketIo: sio.get(n) ? srv.get(n)!.perSecond / sio.get(n)!.perSecond : null,
+            throughputVsRaw: srv.get(n)!.closed.perSecond / raw.get(n)!.closed.perSecond,
+            throughputVsSocketIo: sio.get(n)
+              ? srv.get(n)!.closed.perSecond / sio.get(n)!.closed.perSecond
+              : null,
           },
         ]),
       ),
@@ -217,6 +239,7 @@ function httpPhase(
   pids: number[],
   databaseUrl: string,
   auth: 'token' | 'user-id',
+  rate?: number,
 ): Promise<Phase> {
   const perClient = channelOfClients(p, channels, channelIds);
   return runClosedLoopPhase(
@@ -231,6 +254,7 @@ function httpPhase(
         p.procs,
       ),
       mode: 'post',
+      rate: rate === undefined ? undefined : rate / p.procs,
       tokens: shareOf(users, k, p.procs).map((u) => (auth === 'token' ? u.token : u.id)),
       channelIds: shareOf(perClient, k, p.procs),
       contentLength: p.contentLength,
@@ -251,6 +275,7 @@ function rawPhase(
   channelIds: string[],
   users: SeededUser[],
   databaseUrl: string,
+  rate?: number,
 ): Promise<Phase> {
   const perClient = channelOfClients(p, channels, channelIds);
   return runClosedLoopPhase(
@@ -259,6 +284,7 @@ function rawPhase(
       kind: 'pg',
       databaseUrl,
       mode: 'post',
+      rate: rate === undefined ? undefined : rate / p.procs,
       poolSize: Math.max(1, Math.round(p.poolSize / p.procs)),
       concurrency: shareOf(users, k, p.procs).length,
       channelIds: shareOf(perClient, k, p.procs),
@@ -275,6 +301,19 @@ function rawPhase(
   );
 }
 
+/** The closed-loop phase, then (with `--half-rate`) an open-loop one at half its throughput. */
+async function measured(
+  p: PostParams,
+  label: string,
+  phase: (rate?: number) => Promise<Phase>,
+): Promise<Measured> {
+  process.stdout.write(`${label}: closed loop...\n`);
+  const closed = await phase();
+  if (!p.halfRate || closed.completed === 0) return { closed };
+  process.stdout.write(`${label}: open loop at ${halfOf(closed)} msg/s (half)...\n`);
+  return { closed, half: await phase(halfOf(closed)) };
+}
+
 async function countRows(databaseUrl: string, table: 'messages' | 'sio_messages'): Promise<number> {
   return withClient(databaseUrl, async (db) => {
     const { rows } = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`);
@@ -283,58 +322,76 @@ async function countRows(databaseUrl: string, table: 'messages' | 'sio_messages'
 }
 
 /** The rows of one channel count: each figure beside raw pg and Socket.IO, with ratios. */
-function tableRows(p: PostParams, n: number, s: Phase, r: Phase, io: Phase | undefined): Row[] {
+function tableRows(p: PostParams, n: number, ms: Measured, mr: Measured, mi: Measured | undefined): Row[] {
   const seconds = p.durationMs / 1000;
-  const hs = s.histogram.summary();
-  const hr = r.histogram.summary();
-  const hi = io?.histogram.summary();
   const label = `${n} ch`;
-  const both = (v: number, b: number, x: number | undefined) => ({
-    value: v,
-    baseline: b,
-    ratio: ratio(v, b),
-    more: [{ baseline: x, ratio: x === undefined ? undefined : ratio(v, x) }],
-  });
+  /** A figure of each side (undefined where the side or phase did not run), with our ratios. */
+  const trio = (
+    f: (ph: Phase) => number | undefined,
+    pick: (m: Measured) => Phase | undefined = (m) => m.closed,
+  ) => {
+    const at = (m: Measured | undefined) => {
+      const ph = m && pick(m);
+      return ph ? f(ph) : undefined;
+    };
+    const [v, b, x] = [at(ms), at(mr), at(mi)];
+    const rat = (c: number | undefined) => (v === undefined || c === undefined ? undefined : ratio(v, c));
+    return { value: v, baseline: b, ratio: rat(b), more: [{ baseline: x, ratio: rat(x) }] };
+  };
+  const failures = (pick: (m: Measured) => Phase | undefined) => {
+    const f = (m: Measured | undefined) => {
+      const ph = m && pick(m);
+      return ph ? failuresText(ph.failures) : undefined;
+    };
+    return { value: f(ms), baseline: f(mr), more: [{ baseline: f(mi) }] };
+  };
   const cpuPerMsg = (ph: Phase) => (ph.watchedCpuSeconds * 1000) / ph.completed;
   const pgPerMsg = (ph: Phase) => (ph.postgresCpuSeconds * 1000) / ph.completed;
-  return [
-    {
-      metric: `${label}: msg/s`,
-      ...both(s.perSecond, r.perSecond, io?.perSecond),
-      target: TARGETS[n],
-    },
-    { metric: `${label}: p50 (ms)`, ...both(hs.p50, hr.p50, hi?.p50) },
-    { metric: `${label}: p99 (ms)`, ...both(hs.p99, hr.p99, hi?.p99) },
-    { metric: `${label}: max (ms)`, ...both(hs.max, hr.max, hi?.max) },
-    {
-      metric: `${label}: failures`,
-      value: failuresText(s.failures),
-      baseline: failuresText(r.failures),
-      more: [{ baseline: io ? failuresText(io.failures) : undefined }],
-    },
+  const half = (m: Measured) => m.half;
+  const rows: Row[] = [
+    { metric: `${label}: msg/s`, ...trio((ph) => ph.perSecond), target: TARGETS[n] },
+    { metric: `${label}: p50 (ms)`, ...trio((ph) => ph.histogram.percentile(50)) },
+    { metric: `${label}: p99 (ms)`, ...trio((ph) => ph.histogram.percentile(99)) },
+    { metric: `${label}: max (ms)`, ...trio((ph) => ph.histogram.summary().max) },
+    { metric: `${label}: failures`, ...failures((m) => m.closed) },
     {
       metric: `${label}: server CPU per msg (ms)`,
-      value: cpuPerMsg(s),
-      more: [
-        {
-          baseline: io ? cpuPerMsg(io) : undefined,
-          ratio: io ? ratio(cpuPerMsg(s), cpuPerMsg(io)) : undefined,
-        },
-      ],
+      ...trio((ph) => (ph.watchedCpuSeconds > 0 ? cpuPerMsg(ph) : undefined)),
       target: n === p.channelCounts[0] ? '<= 0.4 ms' : undefined,
       note: 'server process(es) CPU / completed; raw pg has no server',
     },
     {
       metric: `${label}: Postgres CPU per msg (ms)`,
-      ...both(pgPerMsg(s), pgPerMsg(r), io ? pgPerMsg(io) : undefined),
+      ...trio(pgPerMsg),
       note: 'backends of the bench database',
     },
     {
       metric: `${label}: load-gen CPU (s)`,
-      value: s.loadCpuSeconds,
-      baseline: r.loadCpuSeconds,
-      more: [{ baseline: io?.loadCpuSeconds }],
+      ...trio((ph) => ph.loadCpuSeconds),
+      ratio: undefined,
+      more: [{ baseline: mi?.closed.loadCpuSeconds }],
       note: `over ${seconds}s; raw pg runs its statements in the load process`,
     },
   ];
+  if (!p.halfRate) return rows;
+  const offered = [ms, mr, mi].map((m) => (m ? halfOf(m.closed).toLocaleString('en-US') : '-')).join(' / ');
+  rows.push(
+    {
+      metric: `${label}: p50 at half rate (ms)`,
+      ...trio((ph) => ph.histogram.percentile(50), half),
+      note: `open loop at half each side's msg/s: ${offered}`,
+    },
+    {
+      metric: `${label}: p99 at half rate (ms)`,
+      ...trio((ph) => ph.histogram.percentile(99), half),
+      target: '<= 20 ms',
+      note: 'counted from each post’s due time (open loop)',
+    },
+    { metric: `${label}: failures at half rate`, ...failures(half) },
+    {
+      metric: `${label}: server CPU per msg at half rate (ms)`,
+      ...trio((ph) => (ph.watchedCpuSeconds > 0 ? cpuPerMsg(ph) : undefined), half),
+    },
+  );
+  return rows;
 }
