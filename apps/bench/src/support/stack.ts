@@ -18,7 +18,13 @@ export interface Stack {
 
 /** Deletes the run's Redis keys (gateway sessions, presence, rate limits); they would expire anyway. */
 async function dropRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  // No reconnecting: after an interrupt the run's private Redis is already gone.
+  const redis = new Redis(redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => {});
   try {
     await redis.connect();
     let cursor = '0';
@@ -81,7 +87,10 @@ export async function startStack(replicas: number, opts: StackOptions = {}): Pro
   };
   const servers: ServerProcess[] = [];
   const everStarted: ServerProcess[] = [];
-  const forget = onInterrupt(() => db.drop());
+  const forget = onInterrupt(async () => {
+    rmSync(dataDir, { recursive: true, force: true });
+    await db.drop();
+  });
   const stack: Stack = {
     db,
     env,
