@@ -29,10 +29,18 @@ describe('judgePlan', () => {
     expect(v.node).toBe('Index Scan Backward using messages_channel_id_id_idx');
   });
 
-  it('refuses a walk of the primary key that filters by channel', () => {
+  it('accepts a backward walk of the primary key under the Limit, and says what it is', () => {
     const v = judgePlan(withPage(pageScan({ 'Index Name': 'messages_pkey', 'Index Cond': '(id < $2)' })));
+    expect(v.ok).toBe(true);
+    expect(v.verdict).toContain('primary key walked back');
+  });
+
+  it('refuses an index that does not bound the page by id', () => {
+    const v = judgePlan(
+      withPage(pageScan({ 'Index Name': 'messages_parent_id_id_idx', 'Index Cond': '(parent_id = $1)' })),
+    );
     expect(v.ok).toBe(false);
-    expect(v.verdict).toContain('index messages_pkey');
+    expect(v.verdict).toContain('messages_parent_id_id_idx');
   });
 
   it('refuses a page sorted instead of read in index order', () => {

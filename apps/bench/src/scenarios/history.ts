@@ -199,8 +199,8 @@ export async function runHistory(flags: Flags): Promise<void> {
     const rows: Row[] = clientCounts.flatMap((c) => tableRows(c, srv.get(c)!, raw.get(c)!, durationMs));
     rows.push({
       metric: 'plan',
-      value: verdict.ok ? 'index range scan' : 'NOT index range',
-      note: verdict.ok ? `${verdict.node}, under the LIMIT, no Seq Scan` : verdict.verdict,
+      value: verdict.ok ? 'ordered index walk' : 'NOT OK',
+      note: verdict.ok ? verdict.node : verdict.verdict,
     });
     const table = printTable(
       `history: ${messages.toLocaleString('en-US')} messages, limit ${limit}, baseline: one statement, ` +
