@@ -99,18 +99,20 @@ export async function runPost(flags: Flags): Promise<void> {
         if (c % users.length !== i)
           await api(server.url, users[i]!.token, 'PUT', `/api/v1/channels/${channelIds[c]}/members/@me`);
     }
-    await withClient(stack.db.url, (db) => db.query('CHECKPOINT'));
     const serverUrls = stack.servers.map((s) => s.url);
     const serverPids = stack.servers.map((s) => s.pid);
 
+    // Each channel count of each side starts right after a CHECKPOINT: none inherits another's dirty pages.
     const srv = new Map<number, Measured>();
-    for (const n of p.channelCounts)
+    for (const n of p.channelCounts) {
+      await withClient(stack.db.url, (db) => db.query('CHECKPOINT'));
       srv.set(
         n,
         await measured(p, `server, ${n} channel(s)`, (rate) =>
           httpPhase(p, n, channelIds, users, serverUrls, serverPids, stack.db.url, 'token', rate),
         ),
       );
+    }
     const stored = await countRows(stack.db.url, 'messages');
     // Each baseline runs with the server stopped, so it has the machine to itself as the server had.
     await stack.stopServers();
