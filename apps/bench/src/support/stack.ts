@@ -67,6 +67,8 @@ export interface StackOptions extends StartOptions {
   redisUrl?: string;
   /** Extra server environment, e.g. CARIOS_DATABASE_POOL_SIZE. */
   env?: Record<string, string>;
+  /** Rewrites the database URL the servers get (e.g. to point them at a counting proxy). */
+  serverDatabaseUrl?: (url: string) => string;
 }
 
 /**
@@ -78,7 +80,7 @@ export async function startStack(replicas: number, opts: StackOptions = {}): Pro
   const dataDir = mkdtempSync(join(tmpdir(), 'cariosan-bench-'));
   const redisUrl = opts.redisUrl ?? benchEnv.redisUrl;
   const env: Record<string, string> = {
-    CARIOS_DATABASE_URL: db.url,
+    CARIOS_DATABASE_URL: opts.serverDatabaseUrl ? opts.serverDatabaseUrl(db.url) : db.url,
     CARIOS_REDIS_URL: redisUrl,
     CARIOS_REDIS_PREFIX: `cariosan-bench-${randomBytes(4).toString('hex')}:`,
     CARIOS_DATA_DIR: dataDir,
