@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import type { Flags } from '../support/args';
-import { createBenchDatabase, withClient, type BenchDatabase } from '../support/database';
-import { onInterrupt, startRawWsServer, type ServerProcess } from '../support/processes';
+import { withClient } from '../support/database';
+import { startRawWsServer, type ServerProcess } from '../support/processes';
 import { RedisMeter, startBenchRedis, type BenchRedis } from '../support/redis';
 import { machineLoad, printTable, ratio, writeResult, type Cell, type Row } from '../support/report';
 import { createChannel, insertMembers, insertUsers } from '../support/seed';
-import { startSocketIoCluster, type SocketIoCluster } from '../support/socketio-cluster';
+import { startSocketIoClusterOnOwnDatabase, type SocketIoCluster } from '../support/socketio-cluster';
 import { startStack, type Stack } from '../support/stack';
 import { uptime } from './common';
 import { measure, type FanoutParams, type SideResult, type StepResult } from './fanout-measure';
@@ -107,13 +107,9 @@ async function measureRaw(p: FanoutParams, meter: RedisMeter): Promise<SideResul
  * inserted, then broadcast through the adapter.
  */
 async function measureSocketIo(p: FanoutParams, redis: BenchRedis, meter: RedisMeter): Promise<SideResult> {
-  let db: BenchDatabase | undefined;
   let cluster: SocketIoCluster | undefined;
-  const forget = onInterrupt(async () => db?.drop());
   try {
-    db = await createBenchDatabase();
-    cluster = await startSocketIoCluster({
-      databaseUrl: db.url,
+    cluster = await startSocketIoClusterOnOwnDatabase({
       redisUrl: redis.url,
       replicas: p.sioReplicas,
       poolSize: p.sioPool,
@@ -140,8 +136,6 @@ async function measureSocketIo(p: FanoutParams, redis: BenchRedis, meter: RedisM
     );
   } finally {
     await cluster?.stop();
-    await db?.drop();
-    forget();
   }
 }
 

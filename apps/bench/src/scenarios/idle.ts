@@ -1,7 +1,6 @@
 import type { Flags } from '../support/args';
-import { createBenchDatabase, type BenchDatabase } from '../support/database';
 import { startCountingPgProxy, type CountingPgProxy } from '../support/pg-proxy';
-import { onInterrupt, procCpuSeconds, rssKb, sleep, type ServerProcess } from '../support/processes';
+import { procCpuSeconds, rssKb, sleep, type ServerProcess } from '../support/processes';
 import {
   commandStatsDelta,
   RedisMeter,
@@ -10,7 +9,7 @@ import {
   type BenchRedis,
 } from '../support/redis';
 import { machineLoad, printTable, ratio, writeResult, type Row } from '../support/report';
-import { startSocketIoCluster, type SocketIoCluster } from '../support/socketio-cluster';
+import { startSocketIoClusterOnOwnDatabase, type SocketIoCluster } from '../support/socketio-cluster';
 import { benchEnv } from '../support/env';
 import { startStack, type Stack } from '../support/stack';
 import { uptime } from './common';
@@ -81,16 +80,13 @@ async function idleServer(p: IdleParams, redis: BenchRedis, meter: RedisMeter): 
 
 async function idleSocketIo(p: IdleParams, redis: BenchRedis, meter: RedisMeter): Promise<IdleResult> {
   const proxy = await startCountingPgProxy(benchEnv.databaseUrl);
-  let db: BenchDatabase | undefined;
   let cluster: SocketIoCluster | undefined;
-  const forget = onInterrupt(async () => db?.drop());
   try {
-    db = await createBenchDatabase();
-    cluster = await startSocketIoCluster({
-      databaseUrl: proxy.via(db.url),
+    cluster = await startSocketIoClusterOnOwnDatabase({
       redisUrl: redis.url,
       replicas: p.replicas,
       poolSize: 10,
+      serverDatabaseUrl: proxy.via,
     });
     process.stdout.write(
       `socket.io: ${p.replicas} replica(s) ready; idle for ${(p.settleMs + p.windowMs) / 1000}s...\n`,
@@ -99,8 +95,6 @@ async function idleSocketIo(p: IdleParams, redis: BenchRedis, meter: RedisMeter)
   } finally {
     await cluster?.stop();
     await proxy.close();
-    await db?.drop();
-    forget();
   }
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { SOCKET_IO_SCHEMA_SQL } from '../baselines/socketio-schema';
-import { withClient } from './database';
-import { startSocketIoServer, type ServerProcess, type StartOptions } from './processes';
+import { createBenchDatabase, withClient } from './database';
+import { onInterrupt, startSocketIoServer, type ServerProcess, type StartOptions } from './processes';
 
 /** The Socket.IO + Redis adapter + Postgres baseline: `replicas` processes on one Redis and one database. */
 export interface SocketIoCluster {
@@ -34,4 +34,41 @@ export async function startSocketIoCluster(
     throw err;
   }
   return { servers, stop };
+}
+
+/**
+ * The cluster on a fresh database of its own (for scenarios whose server database is gone by
+ * then); `stop()` also drops it, and so does an interrupt. `serverDatabaseUrl` may rewrite the
+ * URL the replicas get (a counting proxy).
+ */
+export async function startSocketIoClusterOnOwnDatabase(
+  o: {
+    redisUrl: string;
+    replicas: number;
+    poolSize: number;
+    serverDatabaseUrl?: (url: string) => string;
+  } & StartOptions,
+): Promise<SocketIoCluster> {
+  const db = await createBenchDatabase();
+  const forget = onInterrupt(() => db.drop());
+  const dropDb = async () => {
+    await db.drop();
+    forget();
+  };
+  try {
+    const cluster = await startSocketIoCluster({
+      ...o,
+      databaseUrl: o.serverDatabaseUrl ? o.serverDatabaseUrl(db.url) : db.url,
+    });
+    return {
+      servers: cluster.servers,
+      stop: async () => {
+        await cluster.stop();
+        await dropDb();
+      },
+    };
+  } catch (err) {
+    await dropDb();
+    throw err;
+  }
 }
