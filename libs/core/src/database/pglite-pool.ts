@@ -98,6 +98,25 @@ export function pgliteDriver(dataDir: string | undefined) {
       else grant();
     }
 
+    /** pg.Pool's `pool.query(config)`: one statement on the session when it is free (the statement name is pg's business). */
+    query(config: { text: string; values?: unknown[] }): Promise<PgStyleResult> {
+      return new Promise((resolve, reject) => {
+        this.connect((err, client, release) => {
+          if (err || !client) return reject(err instanceof Error ? err : new Error(String(err)));
+          client.query(config.text, config.values ?? []).then(
+            (result) => {
+              release();
+              resolve(result!);
+            },
+            (error: Error) => {
+              release();
+              reject(error);
+            },
+          );
+        });
+      });
+    }
+
     end(cb: (err: unknown) => void): void {
       if (!db) return cb(null);
       db.then((pg) => pg.close()).then(
