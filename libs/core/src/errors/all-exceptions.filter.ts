@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { AppError, ErrorBody, ErrorCode, ERROR_STATUS } from './app-error';
+import { requestIdOf } from '../logging/logging.module';
 import { describeError, isOutage } from './outage';
 
 /** How soon a client may retry after a 503 for an outage, in seconds. */
@@ -66,12 +67,13 @@ export class AllExceptionsFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') return;
     const res = host.switchToHttp().getResponse<Response>();
+    const reqId = requestIdOf(host.switchToHttp().getRequest());
     const { status, body, headers } = toErrorResponse(exception);
     if (status === 503) {
-      this.logger.warn({ error: describeError(exception) }, 'request answered 503');
+      this.logger.warn({ reqId, error: describeError(exception) }, 'request answered 503');
     } else if (status >= 500) {
       this.logger.error(
-        { error: { ...describeError(exception), stack: stackOf(exception) } },
+        { reqId, error: { ...describeError(exception), stack: stackOf(exception) } },
         'request failed',
       );
     }
