@@ -146,10 +146,32 @@ export class UsersService {
     return this.tokens.peek(tokenHash);
   }
 
+  /** A user by id (a plain statement: `GET /users/@me` is a hot route). */
   async get(id: string): Promise<User> {
-    const user = isSnowflake(id) ? await this.dataSource.getRepository(User).findOneBy({ id }) : null;
-    if (!user) throw new UsersError(UsersErrorCode.UserNotFound);
-    return user;
+    if (!isSnowflake(id)) throw new UsersError(UsersErrorCode.UserNotFound);
+    const [row] = await this.db.query<{
+      id: string;
+      username: string;
+      display_name: string;
+      password_hash: string | null;
+      is_admin: boolean;
+      is_bot: boolean;
+      created_at: Date | string;
+    }>(
+      'SELECT id::text AS id, username, display_name, password_hash, is_admin, is_bot, created_at FROM users WHERE id = $1',
+      [id],
+      'user_by_id',
+    );
+    if (!row) throw new UsersError(UsersErrorCode.UserNotFound);
+    return Object.assign(new User(), {
+      id: row.id,
+      username: row.username,
+      displayName: row.display_name,
+      passwordHash: row.password_hash,
+      isAdmin: row.is_admin,
+      isBot: row.is_bot,
+      createdAt: new Date(row.created_at),
+    });
   }
 
   async update(id: string, changes: { displayName?: string }): Promise<User> {
