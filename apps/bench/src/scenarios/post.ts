@@ -4,7 +4,7 @@ import { machineLoad, printTable, ratio, writeResult, type Row } from '../suppor
 import { createChannel, insertUsers, api } from '../support/seed';
 import { startStack } from '../support/stack';
 import { failuresText, runClosedLoopPhase, shareOf, uptime } from './common';
-import { CHANNEL_LOCK_SQL, INSERT_MESSAGE_SQL, INSERT_OUTBOX_SQL } from './sql';
+import { POST_SQL, POST_UNLOCKED_SQL } from './sql';
 
 /** The server's pool size (libs/core/src/database/data-source-options.ts); the baseline pool matches it. */
 const SERVER_POOL_SIZE = 20;
@@ -166,13 +166,7 @@ export async function runPost(flags: Flags): Promise<void> {
       },
       uptimeBefore: before,
       uptimeAfter: after,
-      baselineSql: [
-        'BEGIN',
-        ...(baselineLock ? [CHANNEL_LOCK_SQL] : []),
-        INSERT_MESSAGE_SQL,
-        INSERT_OUTBOX_SQL,
-        'COMMIT',
-      ],
+      baselineSql: [baselineLock ? POST_SQL : POST_UNLOCKED_SQL],
       server: { ...srv, histogram: s, storedMessages: stored },
       baseline: { ...raw, histogram: b },
       ratios: { throughput: srv.perSecond / raw.perSecond, p50: s.p50 / b.p50, p99: s.p99 / b.p99 },
