@@ -8,13 +8,6 @@ const OUTBOX_MAINTENANCE_LOCK = 7204817310985236;
 /** ISO-8601 UTC with milliseconds, exactly as `Date.prototype.toISOString` prints it (to_char truncates, as JS does). */
 const iso = (ts: string) => `to_char(${ts} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-/** Reactions of message `m`, as the API shows them to `viewer` (null: `me` is false, as in events). */
-const reactionsOf = (m: string, viewer: string) => `ARRAY(
-  SELECT ROW(r.emoji, r.n, r.me)::message_view_reaction
-    FROM (SELECT x.emoji, count(*)::int AS n, coalesce(bool_or(x.user_id = ${viewer}), false) AS me, min(x.created_at) AS first_at
-            FROM message_reactions x WHERE x.message_id = ${m}.id GROUP BY x.emoji) r
-   ORDER BY r.first_at, r.emoji)`;
-
 /**
  * The message view of the API (MessageView in libs/core/src/events/domain-events.ts), built by
  * Postgres so that the server passes the text through: row_to_json of the composite type
@@ -39,9 +32,23 @@ const messageView = (f: {
   ${f.content}, ${f.nonce}, ${f.parentId}::text, '[]'::json, ${f.mentions}::text[], ${f.reactions},
   ${iso(f.createdAt)}, ${iso(f.editedAt)})::message_view)`;
 
-/** The view of a stored message row `m` joined with its author `u`, for `viewer`. */
-const storedView = (viewer: string) =>
-  messageView({
+/**
+ * A JSON array of message views, in `order`, for the rows of `pageSql` (messages, optionally with
+ * more columns such as an ordinal) as `viewer` sees them. Reactions are counted in one grouped
+ * pass over the page's messages (with `me` for the viewer; null: false, as in events), not by a
+ * subquery per message.
+ */
+const viewsJson = (pageSql: string, viewer: string, order: string) => `
+  WITH page AS (${pageSql}),
+  rx AS (
+    SELECT x.message_id,
+           array_agg(ROW(x.emoji, x.n, x.me)::message_view_reaction ORDER BY x.first_at, x.emoji) AS reactions
+      FROM (SELECT r.message_id, r.emoji, count(*)::int AS n, coalesce(bool_or(r.user_id = ${viewer}), false) AS me,
+                   min(r.created_at) AS first_at
+              FROM message_reactions r WHERE r.message_id IN (SELECT id FROM page)
+             GROUP BY r.message_id, r.emoji) x
+     GROUP BY x.message_id)
+  SELECT coalesce(json_agg(${messageView({
     id: 'm.id',
     channelId: 'm.channel_id',
     authorId: 'm.author_id',
@@ -51,10 +58,11 @@ const storedView = (viewer: string) =>
     nonce: 'm.nonce',
     parentId: 'm.parent_id',
     mentions: 'm.mentions',
-    reactions: reactionsOf('m', viewer),
+    reactions: `coalesce(rx.reactions, '{}'::message_view_reaction[])`,
     createdAt: 'm.created_at',
     editedAt: 'm.edited_at',
-  });
+  })} ORDER BY ${order}), '[]'::json)::text
+    FROM page m JOIN users u ON u.id = m.author_id LEFT JOIN rx ON rx.message_id = m.id`;
 
 /**
  * The write path reshaped (issue 7):
@@ -223,20 +231,27 @@ export class WritePath1764300000000 implements MigrationInterface {
                  ORDER BY x.id, x.ord) y
       $$`);
 
-    // The serialised part of posting, for n posts to one channel at once (n = 1 without contention).
-    // One row per post, in order: status created | replay | mismatch | forbidden | not_found |
-    // archived | bad_parent. Statements run one after another inside, each with a fresh snapshot
-    // (READ COMMITTED), after the channel lock: the nonce check sees every committed post.
+    // The serialised part of posting, for n posts at once, of one or several channels (each post's
+    // channel in p_channels; a channel's posts in the order they are to be written). One row per
+    // post, in order: status created | replay | mismatch | forbidden | not_found | archived |
+    // bad_parent | busy. The channels' rows are locked first, in id order; with p_wait false a
+    // channel whose lock another transaction holds is skipped and its posts answer busy (the
+    // caller retries them alone, waiting), so one stuck channel never holds up the others. The
+    // statements inside run one after another, each with a fresh snapshot (READ COMMITTED), after
+    // the locks: the membership and nonce checks see every write committed before.
     await q.query(`
-      CREATE FUNCTION post_messages(p_channel bigint, p_authors bigint[], p_contents text[], p_nonces text[],
-                                    p_parents bigint[], p_mentions text[])
+      CREATE FUNCTION post_messages(p_channels bigint[], p_authors bigint[], p_contents text[], p_nonces text[],
+                                    p_parents bigint[], p_mentions text[], p_wait boolean)
       RETURNS TABLE (status text, message_id text, event_id text, event_seq bigint, event_created_at text, body text)
       LANGUAGE plpgsql AS $$
       DECLARE
-        v_kind text;
-        v_archived boolean;
-        v_seq bigint;
-        v_first_seq bigint;
+        v_ids bigint[];
+        v_kinds text[];
+        v_archived boolean[];
+        v_seqs bigint[];
+        v_first_seqs bigint[];
+        v_channel bigint;
+        k int;
         v_username text;
         v_display text;
         v_member boolean;
@@ -248,28 +263,41 @@ export class WritePath1764300000000 implements MigrationInterface {
         v_view json;
         v_event record;
       BEGIN
-        SELECT c.kind, c.archived_at IS NOT NULL, c.last_seq INTO v_kind, v_archived, v_seq
-          FROM channels c WHERE c.id = p_channel FOR NO KEY UPDATE;
-        IF NOT FOUND THEN
-          RETURN QUERY SELECT 'not_found'::text, NULL::text, NULL::text, NULL::bigint, NULL::text, NULL::text
-            FROM generate_series(1, coalesce(array_length(p_authors, 1), 0));
-          RETURN;
+        IF p_wait THEN
+          SELECT array_agg(c.id ORDER BY c.id), array_agg(c.kind ORDER BY c.id),
+                 array_agg(c.archived_at IS NOT NULL ORDER BY c.id), array_agg(c.last_seq ORDER BY c.id)
+            INTO v_ids, v_kinds, v_archived, v_seqs
+            FROM (SELECT x.id, x.kind, x.archived_at, x.last_seq FROM channels x
+                   WHERE x.id = ANY(p_channels) ORDER BY x.id FOR NO KEY UPDATE) c;
+        ELSE
+          SELECT array_agg(c.id ORDER BY c.id), array_agg(c.kind ORDER BY c.id),
+                 array_agg(c.archived_at IS NOT NULL ORDER BY c.id), array_agg(c.last_seq ORDER BY c.id)
+            INTO v_ids, v_kinds, v_archived, v_seqs
+            FROM (SELECT x.id, x.kind, x.archived_at, x.last_seq FROM channels x
+                   WHERE x.id = ANY(p_channels) ORDER BY x.id FOR NO KEY UPDATE SKIP LOCKED) c;
         END IF;
-        v_first_seq := v_seq;
+        v_ids := coalesce(v_ids, '{}');
+        v_first_seqs := v_seqs;
         FOR i IN 1..coalesce(array_length(p_authors, 1), 0) LOOP
           status := NULL; message_id := NULL; event_id := NULL; event_seq := NULL; event_created_at := NULL; body := NULL;
+          v_channel := p_channels[i];
+          k := array_position(v_ids, v_channel);
+          IF k IS NULL THEN
+            status := CASE WHEN EXISTS (SELECT 1 FROM channels x WHERE x.id = v_channel) THEN 'busy' ELSE 'not_found' END;
+            RETURN NEXT; CONTINUE;
+          END IF;
           v_member := false;
           SELECT u.username, u.display_name,
-                 EXISTS (SELECT 1 FROM channel_members cm WHERE cm.channel_id = p_channel AND cm.user_id = u.id)
+                 EXISTS (SELECT 1 FROM channel_members cm WHERE cm.channel_id = v_channel AND cm.user_id = u.id)
             INTO v_username, v_display, v_member
             FROM users u WHERE u.id = p_authors[i];
           IF NOT coalesce(v_member, false) THEN
-            status := CASE WHEN v_kind = 'public' THEN 'forbidden' ELSE 'not_found' END;
+            status := CASE WHEN v_kinds[k] = 'public' THEN 'forbidden' ELSE 'not_found' END;
             RETURN NEXT; CONTINUE;
           END IF;
           IF p_nonces[i] IS NOT NULL THEN
             SELECT m.id, m.content, m.parent_id INTO v_prior
-              FROM messages m WHERE m.author_id = p_authors[i] AND m.channel_id = p_channel AND m.nonce = p_nonces[i];
+              FROM messages m WHERE m.author_id = p_authors[i] AND m.channel_id = v_channel AND m.nonce = p_nonces[i];
             IF FOUND THEN
               status := CASE WHEN v_prior.content = p_contents[i] AND v_prior.parent_id IS NOT DISTINCT FROM p_parents[i]
                              THEN 'replay' ELSE 'mismatch' END;
@@ -277,19 +305,19 @@ export class WritePath1764300000000 implements MigrationInterface {
               RETURN NEXT; CONTINUE;
             END IF;
           END IF;
-          IF v_archived THEN status := 'archived'; RETURN NEXT; CONTINUE; END IF;
+          IF v_archived[k] THEN status := 'archived'; RETURN NEXT; CONTINUE; END IF;
           IF p_parents[i] IS NOT NULL THEN
-            SELECT m.parent_id INTO v_grandparent FROM messages m WHERE m.id = p_parents[i] AND m.channel_id = p_channel;
+            SELECT m.parent_id INTO v_grandparent FROM messages m WHERE m.id = p_parents[i] AND m.channel_id = v_channel;
             IF NOT FOUND OR v_grandparent IS NOT NULL THEN status := 'bad_parent'; RETURN NEXT; CONTINUE; END IF;
           END IF;
           v_mentions := '{}';
-          IF coalesce(p_mentions[i], '') <> '' THEN v_mentions := resolve_mentions(p_channel, p_mentions[i]); END IF;
+          IF coalesce(p_mentions[i], '') <> '' THEN v_mentions := resolve_mentions(v_channel, p_mentions[i]); END IF;
           INSERT INTO messages (channel_id, author_id, content, nonce, parent_id, mentions)
-          VALUES (p_channel, p_authors[i], p_contents[i], p_nonces[i], p_parents[i], v_mentions)
+          VALUES (v_channel, p_authors[i], p_contents[i], p_nonces[i], p_parents[i], v_mentions)
           RETURNING messages.id, messages.created_at INTO v_id, v_at;
           v_view := ${messageView({
             id: 'v_id',
-            channelId: 'p_channel',
+            channelId: 'v_channel',
             authorId: 'p_authors[i]',
             username: 'v_username',
             displayName: 'v_display',
@@ -301,27 +329,30 @@ export class WritePath1764300000000 implements MigrationInterface {
             createdAt: 'v_at',
             editedAt: 'NULL::timestamptz',
           })};
-          v_seq := v_seq + 1;
+          v_seqs[k] := v_seqs[k] + 1;
           SELECT s.event_id, s.event_created_at INTO v_event
-            FROM store_event(p_channel, v_seq, 'message.created', v_view, '{}') s;
+            FROM store_event(v_channel, v_seqs[k], 'message.created', v_view, '{}') s;
           status := 'created';
           message_id := v_id::text;
           event_id := v_event.event_id::text;
-          event_seq := v_seq;
+          event_seq := v_seqs[k];
           event_created_at := ${iso('v_event.event_created_at')};
           body := v_view::text;
           RETURN NEXT;
         END LOOP;
-        IF v_seq <> v_first_seq THEN UPDATE channels SET last_seq = v_seq WHERE id = p_channel; END IF;
+        UPDATE channels c SET last_seq = u.seq
+          FROM unnest(v_ids, v_seqs, v_first_seqs) u(id, seq, first_seq)
+         WHERE c.id = u.id AND u.seq <> u.first_seq;
       END $$`);
 
     // Messages by id as a JSON array in the order given (absent ids are skipped).
     await q.query(`
       CREATE FUNCTION message_views(p_viewer bigint, p_ids bigint[]) RETURNS text LANGUAGE sql STABLE AS $$
-        SELECT coalesce(json_agg(${storedView('p_viewer')} ORDER BY x.ord), '[]'::json)::text
-          FROM unnest(p_ids) WITH ORDINALITY x(id, ord)
-          JOIN messages m ON m.id = x.id
-          JOIN users u ON u.id = m.author_id
+        ${viewsJson(
+          'SELECT x.*, y.ord FROM unnest(p_ids) WITH ORDINALITY y(id, ord) JOIN messages x ON x.id = y.id',
+          'p_viewer',
+          'm.ord',
+        )}
       $$`);
 
     // A page of a channel's history for a viewer, access check included: status ok | forbidden |
@@ -340,16 +371,18 @@ export class WritePath1764300000000 implements MigrationInterface {
         IF NOT v_member THEN status := 'forbidden'; RETURN; END IF;
         status := 'ok';
         IF p_after IS NOT NULL THEN
-          SELECT coalesce(json_agg(p.view ORDER BY p.id), '[]'::json)::text INTO body
-            FROM (SELECT m.id, ${storedView('p_viewer')} AS view
-                    FROM messages m JOIN users u ON u.id = m.author_id
-                   WHERE m.channel_id = p_channel AND m.id > p_after ORDER BY m.id LIMIT p_limit) p;
+          body := (${viewsJson(
+            'SELECT x.* FROM messages x WHERE x.channel_id = p_channel AND x.id > p_after ORDER BY x.id LIMIT p_limit',
+            'p_viewer',
+            'm.id',
+          )});
         ELSE
-          SELECT coalesce(json_agg(p.view ORDER BY p.id DESC), '[]'::json)::text INTO body
-            FROM (SELECT m.id, ${storedView('p_viewer')} AS view
-                    FROM messages m JOIN users u ON u.id = m.author_id
-                   WHERE m.channel_id = p_channel AND (p_before IS NULL OR m.id < p_before)
-                   ORDER BY m.id DESC LIMIT p_limit) p;
+          body := (${viewsJson(
+            `SELECT x.* FROM messages x WHERE x.channel_id = p_channel AND (p_before IS NULL OR x.id < p_before)
+              ORDER BY x.id DESC LIMIT p_limit`,
+            'p_viewer',
+            'm.id DESC',
+          )});
         END IF;
       END $$`);
   }
@@ -359,7 +392,9 @@ export class WritePath1764300000000 implements MigrationInterface {
     await q.query(`SET LOCAL lock_timeout = 0`);
     await q.query(`DROP FUNCTION message_page(bigint, bigint, bigint, bigint, int)`);
     await q.query(`DROP FUNCTION message_views(bigint, bigint[])`);
-    await q.query(`DROP FUNCTION post_messages(bigint, bigint[], text[], text[], bigint[], text[])`);
+    await q.query(
+      `DROP FUNCTION post_messages(bigint[], bigint[], text[], text[], bigint[], text[], boolean)`,
+    );
     await q.query(`DROP FUNCTION resolve_mentions(bigint, text)`);
     await q.query(`DROP TYPE message_view`);
     await q.query(`DROP TYPE message_view_reaction`);
