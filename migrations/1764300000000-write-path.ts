@@ -296,9 +296,12 @@ export class WritePath1764300000000 implements MigrationInterface {
             RETURN NEXT; CONTINUE;
           END IF;
           IF p_nonces[i] IS NOT NULL THEN
-            SELECT m.id, m.content, m.parent_id INTO v_prior
-              FROM messages m WHERE m.author_id = p_authors[i] AND m.channel_id = v_channel AND m.nonce = p_nonces[i];
-            IF FOUND THEN
+            -- Planned each time (EXECUTE): a plan cached while the table was small can settle on the
+            -- (channel_id, id) index and then read every message of a hot channel for each post.
+            EXECUTE 'SELECT m.id, m.content, m.parent_id FROM messages m
+                      WHERE m.author_id = $1 AND m.channel_id = $2 AND m.nonce = $3'
+              INTO v_prior USING p_authors[i], v_channel, p_nonces[i];
+            IF v_prior.id IS NOT NULL THEN
               status := CASE WHEN v_prior.content = p_contents[i] AND v_prior.parent_id IS NOT DISTINCT FROM p_parents[i]
                              THEN 'replay' ELSE 'mismatch' END;
               message_id := v_prior.id::text;
