@@ -379,10 +379,17 @@ export class WritePath1764300000000 implements MigrationInterface {
             'p_viewer',
             'm.id',
           )});
+        ELSIF p_before IS NOT NULL THEN
+          -- One query per shape (not "p_before IS NULL OR ..."): a cached generic plan then still
+          -- has the cursor as an index condition.
+          body := (${viewsJson(
+            'SELECT x.* FROM messages x WHERE x.channel_id = p_channel AND x.id < p_before ORDER BY x.id DESC LIMIT p_limit',
+            'p_viewer',
+            'm.id DESC',
+          )});
         ELSE
           body := (${viewsJson(
-            `SELECT x.* FROM messages x WHERE x.channel_id = p_channel AND (p_before IS NULL OR x.id < p_before)
-              ORDER BY x.id DESC LIMIT p_limit`,
+            'SELECT x.* FROM messages x WHERE x.channel_id = p_channel ORDER BY x.id DESC LIMIT p_limit',
             'p_viewer',
             'm.id DESC',
           )});
