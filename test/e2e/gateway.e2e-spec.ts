@@ -116,15 +116,21 @@ describeWithCluster('gateway across three replicas', () => {
     expectContiguous(c.frames);
   });
 
-  it('delivers messages that follow a join in the same relay batch, before the replica could subscribe', async () => {
+  it('delivers messages that follow a join closely, before the replica could subscribe', async () => {
     const dave = await registerUser(apis[0]!);
     const rooms = await Promise.all(Array.from({ length: 8 }, () => createChannel(bob, apis[1])));
     const c = await connect(2);
     await c.identify(dave.token);
-    // Join and post nearly at once: the post waits for the join's channel lock, so both events
-    // are published back to back, faster than replica 2 can subscribe after seeing the join.
+    // Join and post nearly at once (half of them right after the join's answer, half racing it):
+    // each writer publishes its own event after its commit, so the post's event reaches the bus
+    // a moment after the join's, faster than replica 2 can subscribe after seeing the join.
     await Promise.all(
       rooms.map(async (room, i) => {
+        if (i % 2 === 0) {
+          await join(dave, room, apis[0]);
+          await post(bob, room, `raced ${i}`, apis[1]);
+          return;
+        }
         const joined = join(dave, room, apis[0]);
         await sleep(3);
         await Promise.all([joined, post(bob, room, `raced ${i}`, apis[1])]);

@@ -122,6 +122,57 @@ describe('messages', () => {
     expectError(await owner.api.delete(`${base}/${m2.id}`), 404, 'not_found');
   });
 
+  it('lets only members act: an author who left or was removed can no longer delete their own message', async () => {
+    const leaver = await registerUser(api);
+    const removed = await registerUser(api);
+    for (const u of [leaver, removed]) await u.api.put(`/api/v1/channels/${channelId}/members/@me`);
+    const byLeaver = await postMessage(leaver, channelId, 'said before leaving');
+    const byRemoved = await postMessage(removed, channelId, 'said before removal');
+    expect((await leaver.api.delete(`/api/v1/channels/${channelId}/members/@me`)).status).toBe(204);
+    expect((await owner.api.delete(`/api/v1/channels/${channelId}/members/${removed.id}`)).status).toBe(204);
+    for (const [u, msg] of [
+      [leaver, byLeaver],
+      [removed, byRemoved],
+    ] as const) {
+      expectError(await u.api.delete(`${base}/${msg.id}`), 403, 'forbidden');
+      // Like every other write of a non-member.
+      expectError(await u.api.patch(`${base}/${msg.id}`, { content: 'changed' }), 403, 'forbidden');
+      expectError(await u.api.put(`${base}/${msg.id}/reactions/${THUMBS}/@me`), 403, 'forbidden');
+      expect((await owner.api.get(`${base}/${msg.id}`)).body.content).toBe(msg.content);
+    }
+    // Moderators still can.
+    expect((await owner.api.delete(`${base}/${byLeaver.id}`)).status).toBe(204);
+    expect((await admin.api.delete(`${base}/${byRemoved.id}`)).status).toBe(204);
+  });
+
+  it('answers each of many concurrent posts to one channel on its own (they share statements)', async () => {
+    const room = (await createChannel(owner, 'public')).id;
+    const roomBase = `/api/v1/channels/${room}/messages`;
+    await member.api.put(`/api/v1/channels/${room}/members/@me`);
+    const root = await postMessage(owner, room, 'root');
+    const reply = await postMessage(owner, room, 'reply', { parentId: root.id });
+    const sends: [TestUser, Record<string, unknown>, number][] = [];
+    for (let i = 0; i < 40; i++)
+      sends.push([i % 2 ? owner : member, { content: `hi @${owner.username} #${i}`, nonce: `c${i}` }, 201]);
+    for (let i = 0; i < 5; i++) sends.push([outsider, { content: `outsider ${i}` }, 403]);
+    for (let i = 0; i < 5; i++) sends.push([member, { content: `bad thread ${i}`, parentId: reply.id }, 400]);
+    for (let i = 0; i < 5; i++) sends.push([member, { content: `threaded ${i}`, parentId: root.id }, 201]);
+    for (let i = 0; i < 5; i++) sends.push([member, { content: 'same', nonce: 'dup' }, 0]);
+    const answers = await Promise.all(sends.map(([u, body]) => u.api.post(roomBase, body)));
+    answers.forEach((res, i) => {
+      const expected = sends[i]![2];
+      if (expected) expect({ i, status: res.status }).toEqual({ i, status: expected });
+    });
+    const dup = answers.slice(-5);
+    expect(dup.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 201]);
+    expect(new Set(dup.map((r) => r.body.id)).size).toBe(1);
+    for (const res of answers.slice(0, 40)) expect(res.body.mentions).toEqual([owner.id]);
+    const page = await owner.api.get(`${roomBase}?limit=100`);
+    // root, reply, 40 posts, 5 thread replies, 1 of the duplicates.
+    expect(page.body).toHaveLength(2 + 40 + 5 + 1);
+    expect(new Set(page.body.map((m: { id: string }) => m.id)).size).toBe(page.body.length);
+  });
+
   it('walks 260 messages by before pages exactly once in order, and after pages oldest first', async () => {
     const ch = await createChannel(owner, 'public');
     const path = `/api/v1/channels/${ch.id}/messages`;

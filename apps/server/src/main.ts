@@ -33,15 +33,17 @@ async function bootstrap(): Promise<void> {
   app.useLogger(logger);
   configureHttp(app);
 
-  const openapi = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Cariosan API')
-      .setDescription('Self-hosted team chat. Errors: {"error": {"code", "message", "details"}}.')
-      .setVersion('1')
-      .addBearerAuth()
-      .build(),
-  );
+  // Built on the first request for it, not at boot: most replicas never serve it.
+  const openapi = () =>
+    SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('Cariosan API')
+        .setDescription('Self-hosted team chat. Errors: {"error": {"code", "message", "details"}}.')
+        .setVersion('1')
+        .addBearerAuth()
+        .build(),
+    );
   SwaggerModule.setup('api/docs', app, openapi, {
     jsonDocumentUrl: 'api/v1/openapi.json',
     yamlDocumentUrl: undefined,

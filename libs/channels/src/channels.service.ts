@@ -215,8 +215,7 @@ export class ChannelsService {
     channelId: string,
     changes: { name?: string; topic?: string },
   ): Promise<ChannelView> {
-    return this.outbox.transaction(async (em) => {
-      const access = await this.lockedAccess(em, channelId, me);
+    return this.writeTransaction(me, channelId, async (em, access) => {
       this.requireManageable(access);
       if (access.channel.archivedAt) throw new ChannelsError(ChannelsErrorCode.Archived);
       const next = {
@@ -239,8 +238,7 @@ export class ChannelsService {
 
   /** Archives: history stays readable, nothing new can be written. Archiving twice is a no-op. */
   async archive(me: AuthenticatedUser, channelId: string): Promise<void> {
-    await this.outbox.transaction(async (em) => {
-      const access = await this.lockedAccess(em, channelId, me);
+    await this.writeTransaction(me, channelId, async (em, access) => {
       this.requireManageable(access);
       if (access.channel.archivedAt) return;
       const [row] = await queryRows<{ archived_at: Date | string }>(
@@ -267,8 +265,7 @@ export class ChannelsService {
 
   /** `@me` joins a public channel; a member adds someone else. Adding a member twice is a no-op. */
   async addMember(me: AuthenticatedUser, channelId: string, userParam: string): Promise<void> {
-    await this.outbox.transaction(async (em) => {
-      const access = await this.lockedAccess(em, channelId, me);
+    await this.writeTransaction(me, channelId, async (em, access) => {
       const userId = this.resolveUserParam(me, userParam);
       if (access.channel.kind === 'dm') throw new ChannelsError(ChannelsErrorCode.DirectChannelFixed);
       if (userId !== me.id) this.requireMember(access);
@@ -305,8 +302,7 @@ export class ChannelsService {
 
   /** `@me` leaves (also an archived channel); the owner or an admin removes someone else. */
   async removeMember(me: AuthenticatedUser, channelId: string, userParam: string): Promise<void> {
-    await this.outbox.transaction(async (em) => {
-      const access = await this.lockedAccess(em, channelId, me);
+    await this.writeTransaction(me, channelId, async (em, access) => {
       const userId = this.resolveUserParam(me, userParam);
       if (access.channel.kind === 'dm') throw new ChannelsError(ChannelsErrorCode.DirectChannelFixed);
       if (userId === me.id) {
@@ -438,11 +434,30 @@ export class ChannelsService {
 
   // ---- helpers ----
 
-  /** Takes the channel's write lock for this transaction, then loads the channel as `me` sees it. */
+  /**
+   * Takes the channel's write lock (its row, until the transaction ends), then loads the channel
+   * as `me` sees it, in a second statement: under READ COMMITTED that one sees every write
+   * committed before the lock was granted, memberships included.
+   */
   async lockedAccess(em: EntityManager, channelId: string, me: AuthenticatedUser): Promise<ChannelAccess> {
     if (!isSnowflake(channelId)) throw new ChannelsError(ChannelsErrorCode.ChannelNotFound);
-    await this.outbox.lockChannel(em, channelId);
+    await em.query('SELECT 1 FROM channels WHERE id = $1 FOR NO KEY UPDATE', [channelId]);
     return this.access(em, channelId, me);
+  }
+
+  /**
+   * A write transaction on an existing channel: queued behind this replica's other writes to it,
+   * then holding its lock; `work` gets the channel as `me` sees it.
+   */
+  writeTransaction<T>(
+    me: AuthenticatedUser,
+    channelId: string,
+    work: (em: EntityManager, access: ChannelAccess) => Promise<T>,
+  ): Promise<T> {
+    if (!isSnowflake(channelId)) throw new ChannelsError(ChannelsErrorCode.ChannelNotFound);
+    return this.outbox.channelTransaction(channelId, async (em) =>
+      work(em, await this.lockedAccess(em, channelId, me)),
+    );
   }
 
   private requireManageable(access: ChannelAccess): void {

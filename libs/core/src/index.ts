@@ -23,11 +23,18 @@ export * from './http/validators';
 export * from './http/pagination';
 export * from './outbox/outbox-event.entity';
 export * from './outbox/outbox.module';
-export * from './outbox/outbox.relay';
+export * from './outbox/channel-write-queue';
+export * from './outbox/committed-event';
+export * from './outbox/outbox-publisher';
+export * from './outbox/outbox.retention';
 export * from './outbox/outbox.service';
+export * from './outbox/outbox.sweeper';
+export * from './outbox/topics';
 
-import { OutboxEvent } from './outbox/outbox-event.entity';
+import { OutboxEvent, OutboxPending } from './outbox/outbox-event.entity';
 /** Tables owned by core (the outbox). */
-export const CORE_ENTITIES = [OutboxEvent];
+export const CORE_ENTITIES = [OutboxEvent, OutboxPending];
 export * from './ports/redis-bus';
 export * from './database/query-rows';
+export * from './database/db.service';
+export * from './errors/outage';

@@ -21,8 +21,8 @@ class SlowSubscribeBus extends InProcessBus {
   }
 }
 
-const event = (id: string, type: string, channelId: string, data: object) =>
-  JSON.stringify({ id, type, channelId, data, createdAt: new Date().toISOString() });
+const event = (id: string, type: string, channelId: string, seq: number, data: object) =>
+  JSON.stringify({ id, type, channelId, seq, data, createdAt: new Date().toISOString() });
 
 const flush = () => new Promise((r) => setImmediate(r));
 
@@ -30,7 +30,13 @@ describe('Fanout.joinChannel', () => {
   it('delivers, in order, what the channel published between the join and the confirmed subscription', async () => {
     const bus = new SlowSubscribeBus();
     const outbox: MissedEvent[] = [];
-    const membership = { channelEventsAfter: async () => outbox } as unknown as MembershipService;
+    const asked: [string, number][] = [];
+    const membership = {
+      channelEventsAfter: async (channelId: string, afterSeq: number) => {
+        asked.push([channelId, afterSeq]);
+        return outbox;
+      },
+    } as unknown as MembershipService;
     const fanout = new Fanout(bus, membership, new MetricsService());
     const store = { append: async () => true } as unknown as SessionStorePort;
     const session = new Session('s1', 'u1', 'hash', 'owner', store, () => undefined, new Logger('test'));
@@ -39,18 +45,20 @@ describe('Fanout.joinChannel', () => {
     await fanout.register(session, []);
     session.finishBuffering();
 
-    await bus.publish('user:u1', event('10', 'member.joined', 'c1', { channelId: 'c1', userId: 'u1' }));
+    await bus.publish('user:u1', event('10', 'member.joined', 'c1', 4, { channelId: 'c1', userId: 'u1' }));
     // Published before the replica's SUBSCRIBE took effect: not received live.
-    const early = event('11', 'message.created', 'c1', { id: 'm1' });
+    const early = event('11', 'message.created', 'c1', 5, { id: 'm1' });
     await bus.publish('channel:c1', early);
     outbox.push({ eventId: '11', type: 'MESSAGE_CREATE', dataJson: JSON.stringify({ id: 'm1' }) });
     bus.confirmSubscriptions();
     await flush();
     // Arrives live once subscribed; also a duplicate of the filled one, which must be dropped.
-    await bus.publish('channel:c1', event('12', 'message.created', 'c1', { id: 'm2' }));
+    await bus.publish('channel:c1', event('12', 'message.created', 'c1', 6, { id: 'm2' }));
     await bus.publish('channel:c1', early);
     for (let i = 0; i < 5; i++) await flush();
 
+    // The fill asks for the channel's events after the join's seq.
+    expect(asked).toEqual([['c1', 4]]);
     expect(frames.map((f) => [f.t, f.s, f.d.id])).toEqual([
       ['CHANNEL_MEMBER_ADD', 1, undefined],
       ['MESSAGE_CREATE', 2, 'm1'],

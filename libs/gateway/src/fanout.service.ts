@@ -81,14 +81,15 @@ export class Fanout {
   /**
    * Follows a channel the user just joined. Events of that channel published before the bus
    * subscription was active would be lost, so the session holds its live events back, then
-   * takes what the outbox has after the join event, and releases both in order (deduped by id).
+   * takes what the outbox has after the join event (by the channel's seq), and releases both
+   * in order (deduped by id).
    */
-  joinChannel(session: Session, channelId: string, joinEventId: string): void {
+  joinChannel(session: Session, channelId: string, joinSeq: number): void {
     if (session.channels.has(channelId) || this.sessions.get(session.id) !== session) return;
     session.channels.add(channelId);
     session.startBuffering();
     this.follow(session, channelTopic(channelId))
-      .then(() => this.membership.channelEventsAfter(channelId, joinEventId))
+      .then(() => this.membership.channelEventsAfter(channelId, joinSeq))
       .then((missed) => session.prependBuffered(missed))
       .catch((err: unknown) => {
         this.logger.warn(`session ${session.id} could not follow channel ${channelId}: ${String(err)}`);
@@ -155,15 +156,17 @@ export class Fanout {
     const eventId = typeof event.id === 'string' ? event.id.replace(/\s/g, '') : '';
     const subjectId = (event.data as { userId?: unknown } | null)?.userId;
     const onUserTopic = topic.startsWith('user:');
+    // Every stored event carries its channel's seq; without one, back-fill from the start of what is kept.
+    const joinSeq = typeof event.seq === 'number' && Number.isFinite(event.seq) ? event.seq : 0;
     for (const session of [...targets]) {
       if (!session.deliver(eventId, type, dataJson)) continue;
       // Membership changes take effect at once; the leaver still got the event above.
       if (event.type === 'member.joined' && subjectId === session.userId)
-        this.joinChannel(session, event.channelId, eventId);
+        this.joinChannel(session, event.channelId, joinSeq);
       else if (event.type === 'member.left' && subjectId === session.userId)
         this.leaveChannel(session, event.channelId);
       else if (event.type === 'channel.created' && onUserTopic)
-        this.joinChannel(session, event.channelId, eventId);
+        this.joinChannel(session, event.channelId, joinSeq);
     }
     const created = Date.parse(event.createdAt);
     if (Number.isFinite(created)) this.latency.observe(Math.max(0, Date.now() - created) / 1000);

@@ -35,13 +35,13 @@ export class MembershipService {
   }
 
   /**
-   * Committed events of one channel after `afterEventId`, oldest first: what a session that just
-   * joined may have missed while its subscription to the channel was being set up.
+   * Committed events of one channel after its event number `afterSeq`, in seq order: what a
+   * session that just joined may have missed while its subscription to the channel was being set up.
    */
-  async channelEventsAfter(channelId: string, afterEventId: string): Promise<MissedEvent[]> {
-    const rows = await this.dataSource.query<{ id: string; type: DomainEventType; payload: unknown }[]>(
-      `SELECT id, type, payload FROM outbox WHERE channel_id = $1 AND id > $2 ORDER BY id LIMIT ${GAP_FILL_LIMIT}`,
-      [channelId, afterEventId],
+  async channelEventsAfter(channelId: string, afterSeq: number): Promise<MissedEvent[]> {
+    const rows = await this.dataSource.query<OutboxRow[]>(
+      `SELECT id, type, payload::text AS payload FROM outbox WHERE channel_id = $1 AND seq > $2 ORDER BY seq LIMIT ${GAP_FILL_LIMIT}`,
+      [channelId, afterSeq],
     );
     return toMissed(rows);
   }
@@ -53,8 +53,8 @@ export class MembershipService {
    * drops the ones the session already had by event id. Undefined when there are too many.
    */
   async eventsSince(userId: string, sinceMs: number): Promise<MissedEvent[] | undefined> {
-    const rows = await this.dataSource.query<{ id: string; type: DomainEventType; payload: unknown }[]>(
-      `SELECT o.id, o.type, o.payload
+    const rows = await this.dataSource.query<OutboxRow[]>(
+      `SELECT o.id, o.type, o.payload::text AS payload
          FROM outbox o
         WHERE o.id >= $2
           AND ($1::bigint = ANY(o.notify_user_ids)
@@ -69,8 +69,15 @@ export class MembershipService {
   }
 }
 
-function toMissed(rows: { id: string; type: DomainEventType; payload: unknown }[]): MissedEvent[] {
+interface OutboxRow {
+  id: string;
+  type: DomainEventType;
+  /** The stored JSON text, passed through. */
+  payload: string;
+}
+
+function toMissed(rows: OutboxRow[]): MissedEvent[] {
   return rows
     .filter((r) => GATEWAY_DISPATCH[r.type] !== undefined)
-    .map((r) => ({ eventId: r.id, type: GATEWAY_DISPATCH[r.type], dataJson: JSON.stringify(r.payload) }));
+    .map((r) => ({ eventId: r.id, type: GATEWAY_DISPATCH[r.type], dataJson: r.payload }));
 }

@@ -16,7 +16,12 @@ import { parsePageQuery } from '@cariosan/core';
 import { MyChannelResponse } from '@cariosan/channels';
 import { AuthenticatedUser, CurrentUser } from '@cariosan/users';
 import { EditMessageDto, MessageResponse, PostMessageDto, ReadMarkerDto } from './dto/message.dto';
-import { MessagesService } from './messages.service';
+import { JsonText, MessagesService } from './messages.service';
+
+/** Sends JSON text built by Postgres as it is: no parse and re-serialisation on the hot routes. */
+function sendJson(res: Response, status: number, body: JsonText): void {
+  res.status(status).type('application/json').send(body.json);
+}
 
 @ApiTags('messages')
 @ApiBearerAuth()
@@ -41,11 +46,10 @@ export class MessagesController {
     @CurrentUser() me: AuthenticatedUser,
     @Param('id') id: string,
     @Body() dto: PostMessageDto,
-    @Res({ passthrough: true }) res: Response,
-  ): Promise<MessageResponse> {
-    const { message, created } = await this.messages.post(me, id, dto);
-    res.status(created ? 201 : 200);
-    return message;
+    @Res() res: Response,
+  ): Promise<void> {
+    const posted = await this.messages.post(me, id, dto);
+    sendJson(res, posted.created ? 201 : 200, posted);
   }
 
   @Get()
@@ -57,8 +61,9 @@ export class MessagesController {
     @CurrentUser() me: AuthenticatedUser,
     @Param('id') id: string,
     @Query() query: Record<string, unknown>,
-  ): Promise<MessageResponse[]> {
-    return this.messages.list(me, id, parsePageQuery(query, ['before', 'after']));
+    @Res() res: Response,
+  ): Promise<void> {
+    sendJson(res, 200, await this.messages.list(me, id, parsePageQuery(query, ['before', 'after'])));
   }
 
   @Get(':mid')
@@ -104,8 +109,9 @@ export class MessagesController {
     @Param('id') id: string,
     @Param('mid') mid: string,
     @Query() query: Record<string, unknown>,
-  ): Promise<MessageResponse[]> {
-    return this.messages.replies(me, id, mid, parsePageQuery(query, ['after']));
+    @Res() res: Response,
+  ): Promise<void> {
+    sendJson(res, 200, await this.messages.replies(me, id, mid, parsePageQuery(query, ['after'])));
   }
 
   @Put(':mid/reactions/:emoji/@me')

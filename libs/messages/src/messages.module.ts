@@ -2,11 +2,12 @@ import { Module } from '@nestjs/common';
 import { ChannelsModule } from '@cariosan/channels';
 import { MessagesController, ReadStateController } from './messages.controller';
 import { MessagesService } from './messages.service';
+import { PostBatcher } from './post-batcher';
 
 @Module({
   imports: [ChannelsModule],
   controllers: [MessagesController, ReadStateController],
-  providers: [MessagesService],
+  providers: [MessagesService, PostBatcher],
   exports: [MessagesService],
 })
 export class MessagesModule {}

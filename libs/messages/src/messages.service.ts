@@ -1,31 +1,27 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { bigintArray, isSnowflake, MessageView, OutboxService, PageQuery, queryRows } from '@cariosan/core';
-import { ChannelAccess, ChannelsService, MyChannelResponse } from '@cariosan/channels';
+import {
+  bigintArray,
+  Db,
+  isSnowflake,
+  MessageView,
+  OutboxService,
+  PageQuery,
+  queryRows,
+} from '@cariosan/core';
+import {
+  ChannelAccess,
+  ChannelsError,
+  ChannelsErrorCode,
+  ChannelsService,
+  MyChannelResponse,
+} from '@cariosan/channels';
 import type { AuthenticatedUser } from '@cariosan/users';
 import { MessagesError, MessagesErrorCode } from './messages.errors';
+import { PostBatcher } from './post-batcher';
 import { isReactionEmoji } from './utils/emoji';
-import { mentionedUsernames, resolveMentions } from './utils/mentions';
-
-interface MessageRow {
-  id: string;
-  channel_id: string;
-  author_id: string;
-  content: string;
-  nonce: string | null;
-  parent_id: string | null;
-  mentions: string[];
-  created_at: Date | string;
-  edited_at: Date | string | null;
-  username: string;
-  display_name: string;
-}
-
-const MESSAGE_SELECT = `
-  SELECT m.id, m.channel_id, m.author_id, m.content, m.nonce, m.parent_id, m.mentions::text[] AS mentions,
-         m.created_at, m.edited_at, u.username, u.display_name
-    FROM messages m JOIN users u ON u.id = m.author_id`;
+import { mentionCandidates, mentionedUsernames, resolveMentions } from './utils/mentions';
 
 export interface PostMessageInput {
   content: string;
@@ -34,106 +30,103 @@ export interface PostMessageInput {
   attachmentIds?: unknown[];
 }
 
+/** A message view, or a list of them, as JSON text built by Postgres: passed through to the client. */
+export interface JsonText {
+  json: string;
+}
+
+const PAGE_SQL = 'SELECT status, body FROM message_page($1, $2, $3, $4, $5)';
+const VIEWS_SQL = 'SELECT message_views($1, $2::bigint[]) AS body';
+
+/** The @mentions of a text in the form `post_messages` resolves: readings comma-separated, mentions space-separated. */
+function mentionGroups(content: string): string | null {
+  const groups = mentionCandidates(content);
+  return groups.length ? groups.map((g) => g.join(',')).join(' ') : null;
+}
+
 @Injectable()
 export class MessagesService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly db: Db,
     private readonly outbox: OutboxService,
     private readonly channels: ChannelsService,
+    private readonly posts: PostBatcher,
   ) {}
 
   /**
-   * Posts a message. With a nonce already used by this author in this channel, answers the
+   * Posts a message: access check, nonce check, insert, mentions and event in one statement
+   * (see PostBatcher). With a nonce already used by this author in this channel, answers the
    * stored message (`created: false`) when the request matches it, 422 otherwise.
    */
   async post(
     me: AuthenticatedUser,
     channelId: string,
     input: PostMessageInput,
-  ): Promise<{ message: MessageView; created: boolean }> {
+  ): Promise<JsonText & { created: boolean }> {
     if (input.attachmentIds && input.attachmentIds.length > 0)
       throw new MessagesError(MessagesErrorCode.AttachmentsUnsupported);
     // Without attachments there is nothing but the text to show.
     if (input.content.trim() === '') throw new MessagesError(MessagesErrorCode.EmptyContent);
-    const nonce = input.nonce ?? null;
+    if (!isSnowflake(channelId)) throw new ChannelsError(ChannelsErrorCode.ChannelNotFound);
     const parentId = input.parentId ?? null;
-    return this.outbox.transaction(async (em) => {
-      const access = await this.channels.lockedAccess(em, channelId, me);
-      this.channels.requireMember(access);
-      if (nonce !== null) {
-        const replay = await this.replayByNonce(em, me, channelId, nonce, input.content, parentId);
-        if (replay) return { message: replay, created: false };
-      }
-      this.channels.requireWritable(access);
-      if (parentId !== null) {
-        const [parent] = await em.query<
-          {
-            parent_id: string | null;
-          }[]
-        >('SELECT parent_id FROM messages WHERE id = $1 AND channel_id = $2', [parentId, channelId]);
-        if (!parent || parent.parent_id !== null) throw new MessagesError(MessagesErrorCode.BadParent);
-      }
-      const mentions = await this.mentions(em, channelId, input.content);
-      const inserted = await em.query<{ id: string; created_at: Date | string }[]>(
-        `INSERT INTO messages (channel_id, author_id, content, nonce, parent_id, mentions)
-         VALUES ($1, $2, $3, $4, $5, $6::bigint[])
-         ON CONFLICT (author_id, channel_id, nonce) WHERE nonce IS NOT NULL DO NOTHING
-         RETURNING id, created_at`,
-        [channelId, me.id, input.content, nonce, parentId, bigintArray(mentions)],
-      );
-      const row = inserted[0];
-      if (!row) {
-        // A concurrent request with this nonce committed first: answer its message.
-        const replay = await this.replayByNonce(em, me, channelId, nonce!, input.content, parentId);
-        return { message: replay!, created: false };
-      }
-      // Everything a new message shows is known here: no need to read it back (hot path).
-      const message: MessageView = {
-        id: row.id,
-        channelId,
-        author: { id: me.id, username: me.username, displayName: me.displayName },
-        content: input.content,
-        nonce,
-        parentId,
-        attachments: [],
-        mentions,
-        reactions: [],
-        createdAt: new Date(row.created_at).toISOString(),
-        editedAt: null,
-      };
-      await this.outbox.append(em, 'message.created', channelId, message);
-      return { message, created: true };
+    if (parentId !== null && !isSnowflake(parentId)) throw new MessagesError(MessagesErrorCode.BadParent);
+    const outcome = await this.posts.post(channelId, {
+      authorId: me.id,
+      content: input.content,
+      nonce: input.nonce ?? null,
+      parentId,
+      mentions: mentionGroups(input.content),
     });
+    switch (outcome.status) {
+      case 'created':
+        return { json: outcome.body, created: true };
+      case 'replay': {
+        const [view] = await this.views(me.id, [outcome.messageId]);
+        if (!view) throw new MessagesError(MessagesErrorCode.MessageNotFound);
+        return { json: JSON.stringify(view), created: false };
+      }
+      case 'mismatch':
+        throw new MessagesError(MessagesErrorCode.IdempotencyMismatch);
+      case 'forbidden':
+        throw new ChannelsError(ChannelsErrorCode.NotAMember);
+      case 'not_found':
+        throw new ChannelsError(ChannelsErrorCode.ChannelNotFound);
+      case 'archived':
+        throw new ChannelsError(ChannelsErrorCode.Archived);
+      case 'bad_parent':
+        throw new MessagesError(MessagesErrorCode.BadParent);
+    }
   }
 
   async get(me: AuthenticatedUser, channelId: string, messageId: string): Promise<MessageView> {
-    const em = this.dataSource.manager;
-    const access = await this.channels.access(em, channelId, me);
+    const access = await this.channels.access(this.dataSource.manager, channelId, me);
     this.channels.requireMember(access);
-    await this.requireMessage(em, access, messageId);
-    return (await this.views(em, [messageId], me.id))[0]!;
+    if (!isSnowflake(messageId)) throw new MessagesError(MessagesErrorCode.MessageNotFound);
+    const [row] = await this.db.query<{ body: string }>(
+      'SELECT message_views($1, ARRAY(SELECT id FROM messages WHERE id = $2 AND channel_id = $3)) AS body',
+      [me.id, messageId, channelId],
+    );
+    const [view] = JSON.parse(row!.body) as MessageView[];
+    if (!view) throw new MessagesError(MessagesErrorCode.MessageNotFound);
+    return view;
   }
 
-  /** Newest first; with `after`, the oldest-first page of messages after that id. Thread replies are included. */
-  async list(me: AuthenticatedUser, channelId: string, page: PageQuery): Promise<MessageView[]> {
-    const em = this.dataSource.manager;
-    const access = await this.channels.access(em, channelId, me);
-    this.channels.requireMember(access);
-    const rows =
-      page.after !== undefined
-        ? await em.query<{ id: string }[]>(
-            'SELECT id FROM messages WHERE channel_id = $1 AND id > $2 ORDER BY id ASC LIMIT $3',
-            [channelId, page.after, page.limit],
-          )
-        : await em.query<{ id: string }[]>(
-            'SELECT id FROM messages WHERE channel_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint) ORDER BY id DESC LIMIT $3',
-            [channelId, page.before ?? null, page.limit],
-          );
-    return this.views(
-      em,
-      rows.map((r) => r.id),
-      me.id,
+  /**
+   * A page of history in one statement (access check, messages, authors, reactions and the
+   * caller's `me`), as JSON text. Newest first; with `after`, the oldest-first page after that id.
+   * Thread replies are included.
+   */
+  async list(me: AuthenticatedUser, channelId: string, page: PageQuery): Promise<JsonText> {
+    if (!isSnowflake(channelId)) throw new ChannelsError(ChannelsErrorCode.ChannelNotFound);
+    const [row] = await this.db.query<{ status: 'ok' | 'forbidden' | 'not_found'; body: string | null }>(
+      PAGE_SQL,
+      [me.id, channelId, page.before ?? null, page.after ?? null, page.limit],
+      'message_page',
     );
+    if (row?.status === 'forbidden') throw new ChannelsError(ChannelsErrorCode.NotAMember);
+    if (row?.status !== 'ok') throw new ChannelsError(ChannelsErrorCode.ChannelNotFound);
+    return { json: row.body ?? '[]' };
   }
 
   /** A thread's replies, oldest first. */
@@ -142,20 +135,17 @@ export class MessagesService {
     channelId: string,
     messageId: string,
     page: PageQuery,
-  ): Promise<MessageView[]> {
+  ): Promise<JsonText> {
     const em = this.dataSource.manager;
     const access = await this.channels.access(em, channelId, me);
     this.channels.requireMember(access);
     await this.requireMessage(em, access, messageId);
-    const rows = await em.query<{ id: string }[]>(
-      'SELECT id FROM messages WHERE parent_id = $1 AND ($2::bigint IS NULL OR id > $2::bigint) ORDER BY id ASC LIMIT $3',
-      [messageId, page.after ?? null, page.limit],
+    const [row] = await this.db.query<{ body: string }>(
+      `SELECT message_views($1, ARRAY(SELECT id FROM messages WHERE parent_id = $2 AND ($3::bigint IS NULL OR id > $3::bigint)
+                                       ORDER BY id LIMIT $4)) AS body`,
+      [me.id, messageId, page.after ?? null, page.limit],
     );
-    return this.views(
-      em,
-      rows.map((r) => r.id),
-      me.id,
-    );
+    return { json: row!.body };
   }
 
   async edit(
@@ -165,8 +155,7 @@ export class MessagesService {
     content: string,
   ): Promise<MessageView> {
     if (content.trim() === '') throw new MessagesError(MessagesErrorCode.EmptyContent);
-    return this.outbox.transaction(async (em) => {
-      const access = await this.channels.lockedAccess(em, channelId, me);
+    return this.channels.writeTransaction(me, channelId, async (em, access) => {
       this.channels.requireWritable(access);
       const row = await this.requireMessage(em, access, messageId);
       if (row.author_id !== me.id) throw new MessagesError(MessagesErrorCode.NotAuthor);
@@ -175,22 +164,23 @@ export class MessagesService {
         'UPDATE messages SET content = $2, mentions = $3::bigint[], edited_at = now() WHERE id = $1',
         [messageId, content, bigintArray(mentions)],
       );
-      const [event] = await this.views(em, [messageId], null);
+      const [event] = await this.views(null, [messageId], em);
       await this.outbox.append(em, 'message.updated', channelId, event!);
-      return (await this.views(em, [messageId], me.id))[0]!;
+      return (await this.views(me.id, [messageId], em))[0]!;
     });
   }
 
-  /** Hard delete; a thread root takes its replies with it (one message.deleted each). */
+  /**
+   * Hard delete; a thread root takes its replies with it (one message.deleted each). The author
+   * while a member, the channel owner or a server admin.
+   */
   async delete(me: AuthenticatedUser, channelId: string, messageId: string): Promise<void> {
-    await this.outbox.transaction(async (em) => {
-      const access = await this.channels.lockedAccess(em, channelId, me);
+    await this.channels.writeTransaction(me, channelId, async (em, access) => {
+      const moderator = this.channels.canModerate(access);
+      // Only members act on a channel: an author who left (or was removed) no longer deletes there.
+      if (!moderator) this.channels.requireMember(access);
       const row = await this.requireMessage(em, access, messageId);
-      if (row.author_id !== me.id && !this.channels.canModerate(access)) {
-        // Outsiders of a public channel learn nothing more than its other routes tell them.
-        this.channels.requireMember(access);
-        throw new MessagesError(MessagesErrorCode.CannotDelete);
-      }
+      if (!moderator && row.author_id !== me.id) throw new MessagesError(MessagesErrorCode.CannotDelete);
       this.channels.requireNotArchived(access);
       const replies = await queryRows<{ id: string }>(
         em,
@@ -206,8 +196,7 @@ export class MessagesService {
   }
 
   async react(me: AuthenticatedUser, channelId: string, messageId: string, emoji: string): Promise<void> {
-    await this.outbox.transaction(async (em) => {
-      const access = await this.channels.lockedAccess(em, channelId, me);
+    await this.channels.writeTransaction(me, channelId, async (em, access) => {
       this.channels.requireWritable(access);
       await this.requireMessage(em, access, messageId);
       if (!isReactionEmoji(emoji)) throw new MessagesError(MessagesErrorCode.BadEmoji);
@@ -226,8 +215,7 @@ export class MessagesService {
   }
 
   async unreact(me: AuthenticatedUser, channelId: string, messageId: string, emoji: string): Promise<void> {
-    await this.outbox.transaction(async (em) => {
-      const access = await this.channels.lockedAccess(em, channelId, me);
+    await this.channels.writeTransaction(me, channelId, async (em, access) => {
       this.channels.requireWritable(access);
       await this.requireMessage(em, access, messageId);
       if (!isReactionEmoji(emoji)) throw new MessagesError(MessagesErrorCode.BadEmoji);
@@ -287,34 +275,16 @@ export class MessagesService {
 
   // ---- helpers ----
 
-  private async replayByNonce(
-    em: EntityManager,
-    me: AuthenticatedUser,
-    channelId: string,
-    nonce: string,
-    content: string,
-    parentId: string | null,
-  ): Promise<MessageView | undefined> {
-    const [row] = await em.query<{ id: string; content: string; parent_id: string | null }[]>(
-      'SELECT id, content, parent_id FROM messages WHERE author_id = $1 AND channel_id = $2 AND nonce = $3',
-      [me.id, channelId, nonce],
-    );
-    if (!row) return undefined;
-    if (row.content !== content || row.parent_id !== parentId)
-      throw new MessagesError(MessagesErrorCode.IdempotencyMismatch);
-    return (await this.views(em, [row.id], me.id))[0];
-  }
-
   private async requireMessage(
     em: EntityManager,
     access: ChannelAccess,
     messageId: string,
-  ): Promise<MessageRow> {
+  ): Promise<{ id: string; author_id: string }> {
     if (!isSnowflake(messageId)) throw new MessagesError(MessagesErrorCode.MessageNotFound);
-    const [row] = await em.query<MessageRow[]>(`${MESSAGE_SELECT} WHERE m.id = $1 AND m.channel_id = $2`, [
-      messageId,
-      access.channel.id,
-    ]);
+    const [row] = await em.query<{ id: string; author_id: string }[]>(
+      'SELECT id, author_id FROM messages WHERE id = $1 AND channel_id = $2',
+      [messageId, access.channel.id],
+    );
     if (!row) throw new MessagesError(MessagesErrorCode.MessageNotFound);
     return row;
   }
@@ -324,38 +294,13 @@ export class MessagesService {
     return resolveMentions(content, await this.channels.membersByUsername(em, channelId, names));
   }
 
-  /** Messages as the contract renders them, in the order of `ids`; `me` in reactions is for `viewerId`. */
-  private async views(em: EntityManager, ids: string[], viewerId: string | null): Promise<MessageView[]> {
+  /** Messages as the contract renders them (built by Postgres), in the order of `ids`; `me` in reactions is for `viewerId`. */
+  private async views(viewerId: string | null, ids: string[], em?: EntityManager): Promise<MessageView[]> {
     if (ids.length === 0) return [];
-    const list = bigintArray(ids);
-    const rows = await em.query<MessageRow[]>(`${MESSAGE_SELECT} WHERE m.id = ANY($1::bigint[])`, [list]);
-    const reactions = await em.query<{ message_id: string; emoji: string; count: number; me: boolean }[]>(
-      `SELECT message_id::text AS message_id, emoji, count(*)::int AS count, coalesce(bool_or(user_id = $2::bigint), false) AS me
-         FROM message_reactions WHERE message_id = ANY($1::bigint[])
-        GROUP BY message_id, emoji ORDER BY min(created_at), emoji`,
-      [list, viewerId ?? '0'],
-    );
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return ids.flatMap((id) => {
-      const r = byId.get(id);
-      if (!r) return [];
-      return [
-        {
-          id: r.id,
-          channelId: r.channel_id,
-          author: { id: r.author_id, username: r.username, displayName: r.display_name },
-          content: r.content,
-          nonce: r.nonce,
-          parentId: r.parent_id,
-          attachments: [],
-          mentions: r.mentions ?? [],
-          reactions: reactions
-            .filter((x) => x.message_id === id)
-            .map((x) => ({ emoji: x.emoji, count: Number(x.count), me: viewerId !== null && x.me === true })),
-          createdAt: new Date(r.created_at).toISOString(),
-          editedAt: r.edited_at === null ? null : new Date(r.edited_at).toISOString(),
-        },
-      ];
-    });
+    const params = [viewerId, bigintArray(ids)];
+    const [row] = em
+      ? await em.query<{ body: string }[]>(VIEWS_SQL, params)
+      : await this.db.query<{ body: string }>(VIEWS_SQL, params);
+    return JSON.parse(row!.body) as MessageView[];
   }
 }

@@ -2,14 +2,25 @@ import { CanActivate, createParamDecorator, ExecutionContext, Injectable } from 
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { IS_PUBLIC, UnauthorizedError } from '@cariosan/core';
-import { AuthenticatedUser, UsersService } from './users.service';
+import { AuthenticatedUser, tokenHashOf, UsersService } from './users.service';
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]{16,128})$/;
 
 type AuthedRequest = Request & {
   auth?: AuthenticatedUser;
   authResolved?: Promise<AuthenticatedUser | undefined>;
+  bearer?: { token: string; hash: string } | null;
 };
+
+/** The request's well-formed bearer token and its hash, parsed once. */
+function bearerOf(req: AuthedRequest): { token: string; hash: string } | null {
+  if (req.bearer === undefined) {
+    const header = req.headers.authorization;
+    const token = header ? BEARER.exec(header)?.[1] : undefined;
+    req.bearer = token ? { token, hash: tokenHashOf(token) } : null;
+  }
+  return req.bearer;
+}
 
 /**
  * The caller behind the request's bearer token, looked up once per request (the rate limiter
@@ -18,12 +29,21 @@ type AuthedRequest = Request & {
 export function resolveAuth(req: Request, users: UsersService): Promise<AuthenticatedUser | undefined> {
   const r = req as AuthedRequest;
   r.authResolved ??= (async () => {
-    const header = req.headers.authorization;
-    const token = header ? BEARER.exec(header)?.[1] : undefined;
-    r.auth = token ? await users.authenticate(token) : undefined;
+    const bearer = bearerOf(r);
+    r.auth = bearer ? await users.authenticate(bearer.token, bearer.hash) : undefined;
     return r.auth;
   })();
   return r.authResolved;
+}
+
+/**
+ * The caller as this replica last saw the token, without waiting for the revocation check: lets
+ * the rate limiter count the request against the user's bucket in the same round trip as that
+ * check. `resolveAuth` has the final word.
+ */
+export function peekAuth(req: Request, users: UsersService): AuthenticatedUser | undefined {
+  const bearer = bearerOf(req as AuthedRequest);
+  return bearer ? users.cachedUser(bearer.hash) : undefined;
 }
 
 /** Every route needs a valid bearer token unless it is marked @Public(). */

@@ -2,11 +2,12 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AuthGuard } from './auth.guard';
 import { AuthController, UsersController } from './users.controller';
+import { TokenCache } from './token-cache';
 import { UsersService } from './users.service';
 
 @Module({
   controllers: [AuthController, UsersController],
-  providers: [UsersService, { provide: APP_GUARD, useClass: AuthGuard }],
+  providers: [UsersService, TokenCache, { provide: APP_GUARD, useClass: AuthGuard }],
   exports: [UsersService],
 })
 export class UsersModule {}

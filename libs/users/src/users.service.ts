@@ -2,11 +2,12 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import * as argon2 from 'argon2';
 import { DataSource, EntityManager } from 'typeorm';
-import { BUS, BusPort, isSnowflake, newSecret, sha256 } from '@cariosan/core';
+import { BUS, BusPort, Db, isSnowflake, newSecret, sha256 } from '@cariosan/core';
 import { AuthToken } from './entities/auth-token.entity';
 import { User } from './entities/user.entity';
 import { UsersError, UsersErrorCode } from './users.errors';
 import type { UserResponse } from './dto/user.response';
+import { TokenCache } from './token-cache';
 
 /** OWASP's Argon2id baseline: 19 MiB, 2 passes, 1 lane. */
 const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
@@ -24,6 +25,11 @@ export interface AuthenticatedUser {
   isAdmin: boolean;
   /** Hex SHA-256 of the bearer token this request carried. */
   tokenHash: string;
+}
+
+/** Hex SHA-256 of a bearer token: what auth_tokens stores (as bytes) and revocation marks name. */
+export function tokenHashOf(token: string): string {
+  return sha256(token).toString('hex');
 }
 
 export function toUserView(u: User): UserResponse {
@@ -45,7 +51,9 @@ export class UsersService {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly db: Db,
     @Inject(BUS) private readonly bus: BusPort,
+    private readonly tokens: TokenCache,
   ) {}
 
   async register(
@@ -82,9 +90,18 @@ export class UsersService {
     return { user, token };
   }
 
+  /**
+   * Revokes the caller's token at once on every replica: the revocation mark goes to Redis first
+   * (replicas check it for cached tokens; if Redis does not take it, the logout answers 503 and
+   * nothing changed), then the token row is deleted.
+   */
   async logout(auth: AuthenticatedUser): Promise<void> {
-    await this.dataSource.getRepository(AuthToken).delete({ tokenHash: Buffer.from(auth.tokenHash, 'hex') });
-    // The token is dead on REST already; with Redis down, open gateway sessions of it stay until they reconnect.
+    await this.tokens.revoke(auth.tokenHash);
+    await this.db.query('DELETE FROM auth_tokens WHERE token_hash = $1', [
+      Buffer.from(auth.tokenHash, 'hex'),
+    ]);
+    this.tokens.forget(auth.tokenHash);
+    // Closes the token's gateway sessions; REST does not depend on this message.
     await this.bus
       .publish(TOKEN_REVOKED_TOPIC, JSON.stringify({ userId: auth.id, tokenHash: auth.tokenHash }))
       .catch((err: unknown) => {
@@ -92,32 +109,69 @@ export class UsersService {
       });
   }
 
-  /** Resolves a bearer token to its user, or undefined when it is unknown or revoked. */
-  async authenticate(token: string): Promise<AuthenticatedUser | undefined> {
-    const hash = sha256(token);
-    const rows = await this.dataSource.query<
-      { id: string; username: string; display_name: string; is_admin: boolean }[]
-    >(
-      `SELECT u.id, u.username, u.display_name, u.is_admin
-         FROM auth_tokens t JOIN users u ON u.id = t.user_id
-        WHERE t.token_hash = $1`,
-      [hash],
+  /**
+   * Resolves a bearer token to its user, or undefined when it is unknown or revoked. Cached in
+   * process; see TokenCache for why a revoked token is refused at once on every replica.
+   */
+  async authenticate(token: string, tokenHash = tokenHashOf(token)): Promise<AuthenticatedUser | undefined> {
+    const cached = await this.tokens.check(tokenHash);
+    if (cached === 'revoked') return undefined;
+    if (cached !== 'miss') return cached;
+    return this.tokens.load(tokenHash, async () => {
+      const [row] = await this.db.query<{
+        id: string;
+        username: string;
+        display_name: string;
+        is_admin: boolean;
+      }>(
+        `SELECT u.id::text AS id, u.username, u.display_name, u.is_admin
+           FROM auth_tokens t JOIN users u ON u.id = t.user_id
+          WHERE t.token_hash = $1`,
+        [Buffer.from(tokenHash, 'hex')],
+        'authenticate',
+      );
+      if (!row) return undefined;
+      return {
+        id: row.id,
+        username: row.username,
+        displayName: row.display_name,
+        isAdmin: row.is_admin,
+        tokenHash,
+      };
+    });
+  }
+
+  /** The user a token belongs to, if this replica has it cached (not checked for revocation). */
+  cachedUser(tokenHash: string): AuthenticatedUser | undefined {
+    return this.tokens.peek(tokenHash);
+  }
+
+  /** A user by id (a plain statement: `GET /users/@me` is a hot route). */
+  async get(id: string): Promise<User> {
+    if (!isSnowflake(id)) throw new UsersError(UsersErrorCode.UserNotFound);
+    const [row] = await this.db.query<{
+      id: string;
+      username: string;
+      display_name: string;
+      password_hash: string | null;
+      is_admin: boolean;
+      is_bot: boolean;
+      created_at: Date | string;
+    }>(
+      'SELECT id::text AS id, username, display_name, password_hash, is_admin, is_bot, created_at FROM users WHERE id = $1',
+      [id],
+      'user_by_id',
     );
-    const row = rows[0];
-    if (!row) return undefined;
-    return {
+    if (!row) throw new UsersError(UsersErrorCode.UserNotFound);
+    return Object.assign(new User(), {
       id: row.id,
       username: row.username,
       displayName: row.display_name,
+      passwordHash: row.password_hash,
       isAdmin: row.is_admin,
-      tokenHash: hash.toString('hex'),
-    };
-  }
-
-  async get(id: string): Promise<User> {
-    const user = isSnowflake(id) ? await this.dataSource.getRepository(User).findOneBy({ id }) : null;
-    if (!user) throw new UsersError(UsersErrorCode.UserNotFound);
-    return user;
+      isBot: row.is_bot,
+      createdAt: new Date(row.created_at),
+    });
   }
 
   async update(id: string, changes: { displayName?: string }): Promise<User> {

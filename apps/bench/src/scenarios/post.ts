@@ -7,7 +7,7 @@ import { startSocketIoCluster } from '../support/socketio-cluster';
 import { startStack } from '../support/stack';
 import { SOCKET_IO_INSERT_SQL } from '../baselines/socketio-schema';
 import { failuresText, runClosedLoopPhase, shareOf, uptime, type MergedLoad } from './common';
-import { CHANNEL_LOCK_SQL, INSERT_MESSAGE_SQL, INSERT_OUTBOX_SQL } from './sql';
+import { POST_SQL, POST_UNLOCKED_SQL } from './sql';
 
 type Phase = MergedLoad & { watchedCpuSeconds: number; postgresCpuSeconds: number };
 
@@ -196,13 +196,7 @@ export async function runPost(flags: Flags): Promise<void> {
       uptimeAfter: after,
       redis: redis.note,
       baselineSql: {
-        rawPg: [
-          'BEGIN',
-          ...(p.baselineLock ? [CHANNEL_LOCK_SQL] : []),
-          INSERT_MESSAGE_SQL,
-          INSERT_OUTBOX_SQL,
-          'COMMIT',
-        ],
+        rawPg: [p.baselineLock ? POST_SQL : POST_UNLOCKED_SQL],
         socketIo: SOCKET_IO_INSERT_SQL,
       },
       server: json(srv),

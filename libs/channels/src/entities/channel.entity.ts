@@ -40,4 +40,11 @@ export class Channel {
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
+
+  /**
+   * The seq of the channel's latest event. Incremented by every event of the channel in its
+   * write's transaction; locking this row is the channel's write lock.
+   */
+  @Column({ name: 'last_seq', type: 'bigint', default: 0 })
+  lastSeq: string;
 }

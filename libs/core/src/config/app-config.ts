@@ -36,6 +36,13 @@ export class AppConfig {
   databaseUrl: string | undefined = undefined;
   /** Connections each replica keeps to Postgres at most. */
   databasePoolSize = 20;
+  /**
+   * How long a statement waits for a row lock (e.g. a channel's write lock) before it gives up
+   * and the request answers 503: a stuck channel fails its own writes fast instead of piling up.
+   */
+  databaseLockTimeoutMs = 2000;
+  /** Longest a statement may run before Postgres cancels it (the request answers 503). */
+  databaseStatementTimeoutMs = 10_000;
   redisUrl: string | undefined = undefined;
   /** Prefix of every Redis key and pub/sub channel, so several deployments can share one Redis. */
   redisPrefix = 'cariosan:';
@@ -151,6 +158,14 @@ export function loadConfig(env: Env): AppConfig {
   c.host = str(env, 'CARIOS_HOST') ?? c.host;
   c.databaseUrl = url(env, 'CARIOS_DATABASE_URL', ['postgres:', 'postgresql:']);
   c.databasePoolSize = int(env, 'CARIOS_DATABASE_POOL_SIZE', c.databasePoolSize, 1, 1000);
+  c.databaseLockTimeoutMs = int(env, 'CARIOS_DATABASE_LOCK_TIMEOUT_MS', c.databaseLockTimeoutMs, 50, 600_000);
+  c.databaseStatementTimeoutMs = int(
+    env,
+    'CARIOS_DATABASE_STATEMENT_TIMEOUT_MS',
+    c.databaseStatementTimeoutMs,
+    100,
+    3_600_000,
+  );
   c.redisUrl = url(env, 'CARIOS_REDIS_URL', ['redis:', 'rediss:']);
   const prefix = str(env, 'CARIOS_REDIS_PREFIX');
   if (prefix !== undefined) {

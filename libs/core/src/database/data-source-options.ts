@@ -3,6 +3,14 @@ import { join, resolve } from 'node:path';
 import type { DataSourceOptions, MixedList, EntitySchema } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { pgliteDriver } from './pglite-pool';
+import { ResilientPgClient } from './resilient-pg-client';
+import { TypeOrmLogger } from './typeorm-logger';
+
+/**
+ * How long a request waits for a pooled connection (or for a new one to open). Short: a full pool
+ * means Postgres is stuck or overloaded, and answering 503 beats queueing without bound.
+ */
+export const POOL_ACQUIRE_TIMEOUT_MS = 3000;
 
 export interface Schema {
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
@@ -21,13 +29,25 @@ export function dataSourceOptions(config: AppConfig, schema: Schema): DataSource
     migrationsTransactionMode: 'each' as const,
     synchronize: false,
     migrationsRun: false,
-    logging: ['error' as const],
+    logger: new TypeOrmLogger(),
   };
   if (config.databaseUrl) {
     return {
       ...common,
       url: config.databaseUrl,
-      extra: { max: config.databasePoolSize, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 },
+      // Handed to pg.Pool and from it to every client (node-postgres connection options).
+      extra: {
+        Client: ResilientPgClient,
+        max: config.databasePoolSize,
+        connectionTimeoutMillis: POOL_ACQUIRE_TIMEOUT_MS,
+        idleTimeoutMillis: 30_000,
+        keepAlive: true,
+        application_name: 'cariosan',
+        lock_timeout: config.databaseLockTimeoutMs,
+        statement_timeout: config.databaseStatementTimeoutMs,
+        // A transaction left open by a bug must not hold a channel's lock for ever.
+        idle_in_transaction_session_timeout: 60_000,
+      },
     };
   }
   const dir = resolve(config.dataDir, 'pg');

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { dataSourceOptions, Schema } from './data-source-options';
+import { Db } from './db.service';
 import { migrateUnderLock, withMigrationLock } from './migrate';
 
 @Module({})
@@ -40,7 +41,8 @@ export class DatabaseModule {
           },
         }),
       ],
-      exports: [TypeOrmModule],
+      providers: [Db],
+      exports: [TypeOrmModule, Db],
     };
   }
 }

@@ -18,11 +18,16 @@ export async function withMigrationLock<T>(
   const lockHolder = dataSource.createQueryRunner();
   await lockHolder.connect();
   try {
+    // Waiting while another replica migrates is expected: not bounded by the request timeouts.
+    await lockHolder.query('SET lock_timeout = 0');
+    await lockHolder.query('SET statement_timeout = 0');
     await lockHolder.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
       return await work();
     } finally {
       await lockHolder.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+      await lockHolder.query('RESET lock_timeout');
+      await lockHolder.query('RESET statement_timeout');
     }
   } finally {
     await lockHolder.release();

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { PGlite, types } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 
 type Callback<T> = (err: unknown, value: T | null) => void;
 
@@ -19,18 +19,21 @@ interface PgStyleResult {
  */
 export function pgliteDriver(dataDir: string | undefined) {
   let db: Promise<PGlite> | undefined;
+  // Loaded on first use: a server on real Postgres never pays for PGlite's code in memory.
   const open = () =>
-    (db ??= PGlite.create({
-      dataDir,
-      // Postgres' default 128 MB of shared buffers is most of an idle embedded server's memory;
-      // the embedded default serves small teams, and the OS page cache still holds the files.
-      postgresqlconf: ['shared_buffers = 16MB'],
-      // Snowflake ids need all 64 bits: keep int8 as a decimal string, as node-postgres does.
-      parsers: { [types.INT8]: (v: string) => v },
-      serializers: {
-        [types.BOOL]: (v: unknown) => (v === true || v === 'true' || v === 1 ? 'true' : 'false'),
-      },
-    }));
+    (db ??= import('@electric-sql/pglite').then(({ PGlite, types }) =>
+      PGlite.create({
+        dataDir,
+        // Postgres' default 128 MB of shared buffers is most of an idle embedded server's memory;
+        // the embedded default serves small teams, and the OS page cache still holds the files.
+        postgresqlconf: ['shared_buffers = 16MB'],
+        // Snowflake ids need all 64 bits: keep int8 as a decimal string, as node-postgres does.
+        parsers: { [types.INT8]: (v: string) => v },
+        serializers: {
+          [types.BOOL]: (v: unknown) => (v === true || v === 'true' || v === 1 ? 'true' : 'false'),
+        },
+      }),
+    ));
 
   class Client extends EventEmitter {
     async query(sql: string, params?: unknown[] | Callback<PgStyleResult>, cb?: Callback<PgStyleResult>) {
@@ -96,6 +99,25 @@ export function pgliteDriver(dataDir: string | undefined) {
       };
       if (this.held) this.waiting.push(grant);
       else grant();
+    }
+
+    /** pg.Pool's `pool.query(config)`: one statement on the session when it is free (the statement name is pg's business). */
+    query(config: { text: string; values?: unknown[] }): Promise<PgStyleResult> {
+      return new Promise((resolve, reject) => {
+        this.connect((err, client, release) => {
+          if (err || !client) return reject(err instanceof Error ? err : new Error(String(err)));
+          client.query(config.text, config.values ?? []).then(
+            (result) => {
+              release();
+              resolve(result!);
+            },
+            (error: Error) => {
+              release();
+              reject(error);
+            },
+          );
+        });
+      });
     }
 
     end(cb: (err: unknown) => void): void {

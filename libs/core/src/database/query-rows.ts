@@ -16,3 +16,8 @@ export async function queryRows<T>(em: EntityManager, sql: string, params: unkno
   }
   return result as T[];
 }
+
+/** Renders ids as a Postgres array literal; ids are decimal digits, so nothing needs quoting. */
+export function bigintArray(ids: readonly string[]): string {
+  return `{${ids.join(',')}}`;
+}

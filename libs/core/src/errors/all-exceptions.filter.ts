@@ -1,6 +1,11 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { AppError, ErrorBody, ErrorCode, ERROR_STATUS } from './app-error';
+import { requestIdOf } from '../logging/logging.module';
+import { describeError, isOutage } from './outage';
+
+/** How soon a client may retry after a 503 for an outage, in seconds. */
+export const OUTAGE_RETRY_AFTER_SECONDS = 1;
 
 /** The first code of each status: 400 is `validation_failed` (`invalid_json` only for bodies that do not parse). */
 const BY_STATUS: Record<number, ErrorCode> = Object.fromEntries(
@@ -9,16 +14,19 @@ const BY_STATUS: Record<number, ErrorCode> = Object.fromEntries(
     .map(([code, status]) => [status, code as ErrorCode]),
 );
 
-/** Postgres SQLSTATE classes that mean the database is unreachable or going away. */
-const UNAVAILABLE_SQLSTATES = ['08', '57P'];
-
 /** Turns anything thrown into the contract's error shape and status. */
 export function toErrorResponse(err: unknown): {
   status: number;
   body: ErrorBody;
   headers: Record<string, string>;
 } {
-  if (err instanceof AppError) return { status: err.status, body: err.toBody(), headers: err.headers };
+  if (err instanceof AppError) {
+    const headers =
+      err.code === 'unavailable' && !err.headers['Retry-After']
+        ? { ...err.headers, 'Retry-After': String(OUTAGE_RETRY_AFTER_SECONDS) }
+        : err.headers;
+    return { status: err.status, body: err.toBody(), headers };
+  }
 
   if (err instanceof HttpException) {
     const status = err.getStatus();
@@ -39,27 +47,17 @@ export function toErrorResponse(err: unknown): {
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
     return shaped(e.status, BY_STATUS[e.status] ?? 'validation_failed', 'bad request');
   }
-  if (isUnavailable(err)) return shaped(503, 'unavailable', 'a dependency is unavailable, try again shortly');
+  if (isOutage(err)) {
+    return {
+      ...shaped(503, 'unavailable', 'a dependency is unavailable, try again shortly'),
+      headers: { 'Retry-After': String(OUTAGE_RETRY_AFTER_SECONDS) },
+    };
+  }
   return shaped(500, 'internal_error', 'internal error');
 }
 
 function shaped(status: number, code: ErrorCode, message: string) {
   return { status, body: { error: { code, message, details: [] } }, headers: {} };
-}
-
-export function isUnavailable(err: unknown): boolean {
-  const e = err as { code?: string; name?: string; message?: string };
-  if (typeof e?.code === 'string') {
-    if (UNAVAILABLE_SQLSTATES.some((p) => e.code!.startsWith(p))) return true;
-    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(e.code))
-      return true;
-  }
-  const msg = e?.message ?? '';
-  return (
-    /Connection terminated|connection timeout|Client has encountered a connection error|Connection is closed|MaxRetriesPerRequest/i.test(
-      msg,
-    ) || e?.name === 'ConnectionError'
-  );
 }
 
 @Catch()
@@ -69,11 +67,21 @@ export class AllExceptionsFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') return;
     const res = host.switchToHttp().getResponse<Response>();
+    const reqId = requestIdOf(host.switchToHttp().getRequest());
     const { status, body, headers } = toErrorResponse(exception);
-    if (status >= 500) {
-      this.logger.error({ err: exception, code: body.error.code }, 'request failed');
+    if (status === 503) {
+      this.logger.warn({ reqId, error: describeError(exception) }, 'request answered 503');
+    } else if (status >= 500) {
+      this.logger.error(
+        { reqId, error: { ...describeError(exception), stack: stackOf(exception) } },
+        'request failed',
+      );
     }
     if (res.headersSent) return;
     res.status(status).set(headers).json(body);
   }
+}
+
+function stackOf(err: unknown): string | undefined {
+  return err instanceof Error ? err.stack : undefined;
 }

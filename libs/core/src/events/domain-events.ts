@@ -76,11 +76,23 @@ export interface DomainEventMap {
 
 export type DomainEventType = keyof DomainEventMap;
 
+/**
+ * An event as it travels on the bus: `{"id","type","channelId","seq","data","createdAt"}`.
+ * Bus order is not guaranteed, not even within a channel (each writer publishes its own events
+ * after its commit; a sweeper publishes what a writer left behind): consumers order and detect
+ * gaps by `seq`, and dedupe by `id`.
+ */
 export interface DomainEvent<T extends DomainEventType = DomainEventType> {
   /** Unique and stable: the webhook-id on every delivery attempt, the dedup key for consumers. */
   id: string;
   type: T;
   channelId: string;
+  /**
+   * The event's place in its channel: 1, 2, 3... without gaps, in commit order, assigned in the
+   * write's transaction and stored with the event in the outbox (range reads by channel and seq).
+   * Absent on `typing.started`, which is not stored.
+   */
+  seq?: number;
   data: DomainEventMap[T];
   createdAt: string;
 }

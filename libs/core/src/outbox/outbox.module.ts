@@ -1,8 +1,18 @@
 import { Global, Module } from '@nestjs/common';
-import { OutboxRelay } from './outbox.relay';
+import { ChannelWriteQueue } from './channel-write-queue';
+import { OutboxPublisher } from './outbox-publisher';
+import { OutboxRetention } from './outbox.retention';
 import { OutboxService } from './outbox.service';
+import { OutboxSweeper } from './outbox.sweeper';
 
-/** The transactional outbox every domain writes its events to, and the relay that publishes them. */
+/**
+ * The transactional outbox every domain writes its events to: writers publish their own events
+ * after their commit, a sweeper in every replica publishes what was left pending, and retention
+ * drops a day of events at a time.
+ */
 @Global()
-@Module({ providers: [OutboxService, OutboxRelay], exports: [OutboxService, OutboxRelay] })
+@Module({
+  providers: [OutboxService, OutboxPublisher, OutboxSweeper, OutboxRetention, ChannelWriteQueue],
+  exports: [OutboxService, OutboxSweeper, ChannelWriteQueue],
+})
 export class OutboxModule {}

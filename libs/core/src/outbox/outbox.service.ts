@@ -1,41 +1,47 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { bigintArray } from '../database/query-rows';
 import type { DomainEventMap, DomainEventType } from '../events/domain-events';
-import { OutboxRelay } from './outbox.relay';
-
-/** Namespace of the per-channel write lock (two-int advisory keys live apart from one-bigint keys). */
-const CHANNEL_LOCK_NAMESPACE = 7204;
-
-/** Renders ids as a Postgres array literal; ids are decimal digits, so nothing needs quoting. */
-export function bigintArray(ids: readonly string[]): string {
-  return `{${ids.join(',')}}`;
-}
+import { ChannelWriteQueue } from './channel-write-queue';
+import { eventJson, type CommittedEvent } from './committed-event';
+import { OutboxPublisher } from './outbox-publisher';
 
 /**
- * Writes domain events into the outbox inside the caller's transaction, and runs write
- * transactions that wake the relay once they commit.
+ * Writes domain events into the outbox inside the caller's transaction (through the SQL function
+ * `append_event`, which gives each its channel's next seq), and runs write transactions that
+ * publish their events once they commit.
  */
 @Injectable()
 export class OutboxService {
+  /** Events appended in each open transaction, keyed by its entity manager. */
+  private readonly appended = new WeakMap<EntityManager, CommittedEvent[]>();
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly relay: OutboxRelay,
+    private readonly publisher: OutboxPublisher,
+    private readonly writes: ChannelWriteQueue,
   ) {}
 
-  /** Runs `work` in one transaction; after the commit the relay publishes what it wrote at once. */
+  /** Runs `work` in one transaction; after the commit, publishes the events it appended. */
   async transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    const result = await this.dataSource.transaction(work);
-    this.relay.poke();
+    let events: CommittedEvent[] = [];
+    const result = await this.dataSource.transaction(async (em) => {
+      events = [];
+      this.appended.set(em, events);
+      return work(em);
+    });
+    await this.publisher.publish(events);
     return result;
   }
 
   /**
-   * Serialises the writes of one channel until the transaction ends, so ids minted inside
-   * (messages, events) commit in id order and readers and the relay never skip one.
+   * A write transaction on one channel, queued behind this replica's other writes to it (see
+   * ChannelWriteQueue). The transaction must take the channel's lock (its row, FOR NO KEY
+   * UPDATE) before it reads what it decides on.
    */
-  async lockChannel(em: EntityManager, channelId: string): Promise<void> {
-    await em.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CHANNEL_LOCK_NAMESPACE, channelId]);
+  channelTransaction<T>(channelId: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
+    return this.writes.run(channelId, () => this.transaction(work));
   }
 
   /** Appends an event to the outbox; it commits (or not) with the caller's transaction. */
@@ -46,10 +52,27 @@ export class OutboxService {
     data: DomainEventMap[T],
     notifyUserIds: readonly string[] = [],
   ): Promise<string> {
-    const rows = await em.query<{ id: string }[]>(
-      `INSERT INTO outbox (type, channel_id, payload, notify_user_ids) VALUES ($1, $2, $3::jsonb, $4::bigint[]) RETURNING id`,
-      [type, channelId, JSON.stringify(data), bigintArray([...new Set(notifyUserIds)])],
+    const notify = [...new Set(notifyUserIds)];
+    const dataJson = JSON.stringify(data);
+    const [row] = await em.query<{ event_id: string; event_seq: string; event_created_at: Date | string }[]>(
+      'SELECT event_id::text, event_seq::text, event_created_at FROM append_event($1, $2, $3::json, $4::bigint[])',
+      [channelId, type, dataJson, bigintArray(notify)],
     );
-    return rows[0]!.id;
+    const id = row!.event_id;
+    const json = eventJson(
+      id,
+      type,
+      channelId,
+      Number(row!.event_seq),
+      dataJson,
+      new Date(row!.event_created_at).toISOString(),
+    );
+    this.appended.get(em)?.push({ id, channelId, json, notifyUserIds: notify });
+    return id;
+  }
+
+  /** Publishes events committed outside `transaction` (a post's single statement). */
+  publish(events: readonly CommittedEvent[]): Promise<void> {
+    return this.publisher.publish(events);
   }
 }
