@@ -1,4 +1,11 @@
-import { AppConfig, ConfigError, loadConfig, parseDuration, parseDurationList } from './app-config';
+import {
+  AppConfig,
+  ConfigError,
+  loadConfig,
+  parseDuration,
+  parseDurationList,
+  parseOrigins,
+} from './app-config';
 
 function configError(env: Record<string, string>): ConfigError {
   try {
@@ -129,6 +136,10 @@ describe('loadConfig', () => {
     ['CARIOS_MIGRATE_ON_BOOT', '2'],
     ['CARIOS_LOG_LEVEL', 'verbose'],
     ['CARIOS_ALLOWED_ORIGINS', 'chat.example.com'],
+    ['CARIOS_ALLOWED_ORIGINS', 'https://chat.example.com/app'],
+    ['CARIOS_ALLOWED_ORIGINS', 'https://chat.example.com?x=1'],
+    ['CARIOS_ALLOWED_ORIGINS', 'ws://chat.example.com'],
+    ['CARIOS_ALLOWED_ORIGINS', 'https://user:pw@chat.example.com'],
     ['CARIOS_RATE_LIMIT_REQUESTS', '0'],
     ['CARIOS_RATE_LIMIT_WINDOW_SECONDS', '86401'],
     ['CARIOS_SHUTDOWN_TIMEOUT_MS', '1e4'],
@@ -156,6 +167,31 @@ describe('loadConfig', () => {
     expect(err.message).not.toContain('Hunter2Secret');
     const bad = configError({ CARIOS_S3_BUCKET: 'chat-files', CARIOS_S3_SECRET_KEY: 'never-shown' });
     expect(bad.message).not.toContain('never-shown');
+  });
+});
+
+describe('origins', () => {
+  it.each([
+    ['https://chat.example.com/', 'https://chat.example.com'],
+    ['https://Chat.Example.COM', 'https://chat.example.com'],
+    ['HTTPS://chat.example.com:443/', 'https://chat.example.com'],
+    ['http://localhost:3000/', 'http://localhost:3000'],
+    ['http://[::1]:8080', 'http://[::1]:8080'],
+  ])('normalises %p to the Origin a browser sends (%p)', (raw, origin) => {
+    expect(parseOrigins('X', raw)).toEqual([origin]);
+  });
+
+  it('keeps the order, drops blanks and duplicates', () => {
+    expect(parseOrigins('X', ' https://b.example, ,https://a.example/,https://B.example ')).toEqual([
+      'https://b.example',
+      'https://a.example',
+    ]);
+    expect(parseOrigins('X', undefined)).toEqual([]);
+  });
+
+  it('matches a browser Origin when configured with a trailing slash', () => {
+    const c = loadConfig({ CARIOS_ALLOWED_ORIGINS: 'https://chat.example.com/' });
+    expect(c.allowedOrigins.includes('https://chat.example.com')).toBe(true);
   });
 });
 

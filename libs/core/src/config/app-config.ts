@@ -143,6 +143,36 @@ export function parseDurationList(name: string, raw: string): number[] {
   return parts.map((p) => parseDuration(name, p));
 }
 
+/**
+ * A comma-separated list of browser origins, each normalised to what a browser sends in `Origin`
+ * (`https://Chat.Example.com:443/` becomes `https://chat.example.com`), so an entry written with a
+ * trailing slash, upper case or the default port still matches instead of being silently refused.
+ */
+export function parseOrigins(name: string, raw: string | undefined): string[] {
+  if (!raw) return [];
+  const out: string[] = [];
+  for (const entry of raw.split(',').map((o) => o.trim())) {
+    if (!entry) continue;
+    let u: URL | undefined;
+    try {
+      u = new URL(entry);
+    } catch {
+      u = undefined;
+    }
+    const onlyOrigin = u && u.pathname === '/' && !u.search && !u.hash && !u.username && !u.password;
+    if (
+      !u ||
+      !['http:', 'https:'].includes(u.protocol) ||
+      !onlyOrigin ||
+      !/^[a-z]+:\/\/[^/]+\/?$/i.test(entry)
+    ) {
+      throw new ConfigError(name, `entries must look like https://chat.example.com, got "${entry}"`);
+    }
+    if (!out.includes(u.origin)) out.push(u.origin);
+  }
+  return out;
+}
+
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export function loadConfig(env: Env): AppConfig {
@@ -180,21 +210,7 @@ export function loadConfig(env: Env): AppConfig {
     c.logLevel = level as LogLevel;
   }
 
-  const origins = str(env, 'CARIOS_ALLOWED_ORIGINS');
-  if (origins) {
-    c.allowedOrigins = origins
-      .split(',')
-      .map((o) => o.trim())
-      .filter(Boolean);
-    for (const o of c.allowedOrigins) {
-      if (!/^https?:\/\/[^/\s]+$/.test(o)) {
-        throw new ConfigError(
-          'CARIOS_ALLOWED_ORIGINS',
-          `entries must look like https://chat.example.com, got "${o}"`,
-        );
-      }
-    }
-  }
+  c.allowedOrigins = parseOrigins('CARIOS_ALLOWED_ORIGINS', str(env, 'CARIOS_ALLOWED_ORIGINS'));
 
   c.rateLimit = {
     perWindow: int(env, 'CARIOS_RATE_LIMIT_REQUESTS', c.rateLimit.perWindow, 1, 1_000_000),
