@@ -8,11 +8,13 @@ import { interruptCleanup, killAllChildren } from './support/processes';
 import { runPost } from './scenarios/post';
 import { runHistory } from './scenarios/history';
 import { runFanout } from './scenarios/fanout';
+import { runBoot } from './scenarios/boot';
 
 const SCENARIOS: Record<string, (flags: Flags) => Promise<void>> = {
   post: runPost,
   history: runHistory,
   fanout: runFanout,
+  boot: runBoot,
 };
 
 async function main(): Promise<void> {

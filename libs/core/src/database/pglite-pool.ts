@@ -1,5 +1,28 @@
 import { EventEmitter } from 'node:events';
+import { cpSync, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { PGlite, types } from '@electric-sql/pglite';
+import { lockDataDir } from './data-dir-lock';
+
+/** An initialised empty database made by the build (scripts/pglite-template.js), beside the compiled code. */
+const TEMPLATE = resolve(__dirname, '../../../../pglite-template');
+
+/**
+ * Fills an empty data directory from the build's template instead of letting PGlite run initdb,
+ * which peaks at several hundred MB (a second WebAssembly instance plus a copy of the first one's
+ * heap). Copied beside it and renamed, so a crash mid-copy leaves no half database behind.
+ */
+function seedFromTemplate(dataDir: string): void {
+  // Only into a folder that is absent or empty: anything else is left to PGlite to judge.
+  if (existsSync(dataDir) && readdirSync(dataDir).length > 0) return;
+  if (!existsSync(join(TEMPLATE, 'PG_VERSION'))) return;
+  const tmp = `${dataDir}.seed-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  cpSync(TEMPLATE, tmp, { recursive: true });
+  rmSync(dataDir, { recursive: true, force: true });
+  renameSync(tmp, dataDir);
+}
 
 type Callback<T> = (err: unknown, value: T | null) => void;
 
@@ -19,8 +42,18 @@ interface PgStyleResult {
  */
 export function pgliteDriver(dataDir: string | undefined) {
   let db: Promise<PGlite> | undefined;
-  const open = () =>
-    (db ??= PGlite.create({
+  let unlock: (() => void) | undefined;
+  const create = async () => {
+    // V8 first compiles WebAssembly quickly (Liftoff), then recompiles hot functions with TurboFan.
+    // For PGlite's 9 MB module the optimised code costs about 100 MB of resident memory that never
+    // goes away, for no measurable gain at an embedded server's load (npm run bench -- boot).
+    // Process-wide, but PGlite is the only WebAssembly here; it must be set before the compile.
+    setFlagsFromString('--liftoff-only');
+    if (dataDir) {
+      unlock = lockDataDir(`${dataDir}.lock`, `the embedded database in ${dataDir}`);
+      seedFromTemplate(dataDir);
+    }
+    return PGlite.create({
       dataDir,
       // Postgres' default 128 MB of shared buffers is most of an idle embedded server's memory;
       // the embedded default serves small teams, and the OS page cache still holds the files.
@@ -30,7 +63,9 @@ export function pgliteDriver(dataDir: string | undefined) {
       serializers: {
         [types.BOOL]: (v: unknown) => (v === true || v === 'true' || v === 1 ? 'true' : 'false'),
       },
-    }));
+    });
+  };
+  const open = () => (db ??= create());
 
   class Client extends EventEmitter {
     async query(sql: string, params?: unknown[] | Callback<PgStyleResult>, cb?: Callback<PgStyleResult>) {
@@ -100,10 +135,12 @@ export function pgliteDriver(dataDir: string | undefined) {
 
     end(cb: (err: unknown) => void): void {
       if (!db) return cb(null);
-      db.then((pg) => pg.close()).then(
-        () => cb(null),
-        (err: unknown) => cb(err),
-      );
+      db.then((pg) => pg.close())
+        .finally(() => unlock?.())
+        .then(
+          () => cb(null),
+          (err: unknown) => cb(err),
+        );
     }
   }
 
