@@ -1,12 +1,14 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AuthGuard } from './auth.guard';
+import { InvitesController } from './invites.controller';
+import { InvitesService } from './invites.service';
 import { AuthController, UsersController } from './users.controller';
 import { UsersService } from './users.service';
 
 @Module({
-  controllers: [AuthController, UsersController],
-  providers: [UsersService, { provide: APP_GUARD, useClass: AuthGuard }],
+  controllers: [AuthController, UsersController, InvitesController],
+  providers: [UsersService, InvitesService, { provide: APP_GUARD, useClass: AuthGuard }],
   exports: [UsersService],
 })
 export class UsersModule {}

@@ -23,7 +23,7 @@ describe('loadConfig', () => {
     expect(c).toBeInstanceOf(AppConfig);
     expect(c).toMatchObject({
       port: 8080,
-      host: '0.0.0.0',
+      host: '127.0.0.1',
       databaseUrl: undefined,
       redisUrl: undefined,
       redisPrefix: 'cariosan:',
@@ -40,6 +40,8 @@ describe('loadConfig', () => {
       rateLimit: { perWindow: 600, loginPerWindow: 10, windowSeconds: 60 },
       shutdownTimeoutMs: 10_000,
       bodyLimitBytes: 262_144,
+      registration: 'open',
+      adminUsername: undefined,
     });
     expect(c.secrets).toEqual([]);
   });
@@ -78,6 +80,8 @@ describe('loadConfig', () => {
       CARIOS_S3_SECRET_KEY: 'minio-secret',
       CARIOS_S3_BUCKET: 'chat-files',
       CARIOS_S3_REGION: 'eu-west-1',
+      CARIOS_REGISTRATION: 'Invite',
+      CARIOS_ADMIN_USERNAME: 'Root.Admin',
     });
     expect(c).toMatchObject({
       port: 9090,
@@ -96,6 +100,8 @@ describe('loadConfig', () => {
       allowedOrigins: ['https://chat.example.com', 'http://localhost:3000'],
       rateLimit: { perWindow: 100, loginPerWindow: 5, windowSeconds: 30 },
       shutdownTimeoutMs: 5000,
+      registration: 'invite',
+      adminUsername: 'root.admin',
       s3: {
         endpoint: 'http://minio:9000',
         publicEndpoint: 'https://files.example.com',
@@ -145,6 +151,9 @@ describe('loadConfig', () => {
     ['CARIOS_SHUTDOWN_TIMEOUT_MS', '1e4'],
     ['CARIOS_S3_ENDPOINT', 'ftp://files'],
     ['CARIOS_S3_REGION', 'EU West'],
+    ['CARIOS_REGISTRATION', 'public'],
+    ['CARIOS_ADMIN_USERNAME', 'a'],
+    ['CARIOS_ADMIN_USERNAME', 'ada lovelace'],
   ])('refuses %s=%p and names it', (variable, value) => {
     const err = configError({ [variable]: value });
     expect(err.variable).toBe(variable);

@@ -30,9 +30,17 @@ export interface RateLimitConfig {
   windowSeconds: number;
 }
 
+export type RegistrationMode = 'open' | 'invite' | 'closed';
+
+export const REGISTRATION_MODES: readonly RegistrationMode[] = ['open', 'invite', 'closed'];
+
+/** Usernames: 2-32 characters of a-z, 0-9, `_`, `.`, `-` (the contract's rule). */
+export const USERNAME_PATTERN = /^[a-z0-9_.-]{2,32}$/;
+
 export class AppConfig {
   port = 8080;
-  host = '0.0.0.0';
+  /** Loopback by default: a fresh server is not reachable from the network until asked to be. */
+  host = '127.0.0.1';
   databaseUrl: string | undefined = undefined;
   /** Connections each replica keeps to Postgres at most. */
   databasePoolSize = 20;
@@ -65,6 +73,10 @@ export class AppConfig {
   gatewayIdentifyTimeoutMs = 10_000;
   /** How long a disconnected gateway session stays resumable (the contract asks for >= 2 min). */
   gatewayResumeWindowMs = 120_000;
+  /** Who may create an account over HTTP: anyone, holders of an invite code, or nobody. */
+  registration: RegistrationMode = 'open';
+  /** When set, only this username may register first (and so become the admin) on an empty server. */
+  adminUsername: string | undefined = undefined;
 
   get secrets(): string[] {
     const out: string[] = [];
@@ -233,6 +245,25 @@ export function loadConfig(env: Env): AppConfig {
     120_000,
     86_400_000,
   );
+
+  const registration = str(env, 'CARIOS_REGISTRATION')?.toLowerCase();
+  if (registration !== undefined) {
+    if (!REGISTRATION_MODES.includes(registration as RegistrationMode)) {
+      throw new ConfigError(
+        'CARIOS_REGISTRATION',
+        `must be one of ${REGISTRATION_MODES.join(', ')}, got "${registration}"`,
+      );
+    }
+    c.registration = registration as RegistrationMode;
+  }
+  const adminUsername = str(env, 'CARIOS_ADMIN_USERNAME')?.toLowerCase();
+  if (adminUsername !== undefined && !USERNAME_PATTERN.test(adminUsername)) {
+    throw new ConfigError(
+      'CARIOS_ADMIN_USERNAME',
+      `must be a username (2-32 characters of a-z, 0-9, _, . or -), got "${adminUsername}"`,
+    );
+  }
+  c.adminUsername = adminUsername;
 
   const endpoint = url(env, 'CARIOS_S3_ENDPOINT', ['http:', 'https:']);
   const bucket = str(env, 'CARIOS_S3_BUCKET');
