@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import {
   AppConfig,
@@ -12,6 +11,7 @@ import {
   trackHttpConnections,
 } from '@cariosan/core';
 import { AppModule } from './app.module';
+import { setupApiDocs } from './openapi';
 
 async function bootstrap(): Promise<void> {
   let config: AppConfig;
@@ -33,19 +33,7 @@ async function bootstrap(): Promise<void> {
   app.useLogger(logger);
   configureHttp(app);
 
-  const openapi = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Cariosan API')
-      .setDescription('Self-hosted team chat. Errors: {"error": {"code", "message", "details"}}.')
-      .setVersion('1')
-      .addBearerAuth()
-      .build(),
-  );
-  SwaggerModule.setup('api/docs', app, openapi, {
-    jsonDocumentUrl: 'api/v1/openapi.json',
-    yamlDocumentUrl: undefined,
-  });
+  setupApiDocs(app);
 
   const connections = trackHttpConnections(app.getHttpServer());
   await app.listen(config.port, config.host);
