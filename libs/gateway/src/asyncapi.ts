@@ -66,13 +66,13 @@ function frame(op: string, d: JSONSchema, extra: Record<string, JSONSchema> = {}
   };
 }
 
-function dispatch(type: string, d: JSONSchema, summary: string, example: unknown): Message {
+function dispatch(type: string, d: JSONSchema, summary: string, example: unknown, s = 7): Message {
   return {
     name: type,
     title: `DISPATCH ${type}`,
     summary,
     payload: frame('DISPATCH', d, { t: { const: type }, s: seq }),
-    examples: [{ name: type, payload: { op: 'DISPATCH', t: type, s: 7, d: example } }],
+    examples: [{ name: type, payload: { op: 'DISPATCH', t: type, s, d: example } }],
   };
 }
 
@@ -121,11 +121,13 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
         properties: { resumable: { const: false } },
       }),
     },
-    READY: dispatch('READY', READY_SCHEMA, 'Answer to IDENTIFY (s = 1)', {
-      sessionId: '9f0c2d7e5b1a4c3d8e6f7a9b0c1d2e3f',
-      user: {},
-      channels: [],
-    }),
+    READY: dispatch(
+      'READY',
+      READY_SCHEMA,
+      'Answer to IDENTIFY (s = 1)',
+      { sessionId: '9f0c2d7e5b1a4c3d8e6f7a9b0c1d2e3f', user: {}, channels: [] },
+      1,
+    ),
     RESUMED: dispatch('RESUMED', RESUMED_SCHEMA, 'Replay after RESUME is complete; live events follow', {
       sessionId: '9f0c2d7e5b1a4c3d8e6f7a9b0c1d2e3f',
     }),
