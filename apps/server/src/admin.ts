@@ -9,6 +9,7 @@ import {
   parseDuration,
   queryRows,
   USERNAME_PATTERN,
+  useBaselineWasmCompiler,
 } from '@cariosan/core';
 import { SCHEMA } from '@cariosan/migrations';
 import {
@@ -149,6 +150,7 @@ async function main(argv: string[]): Promise<number> {
     return 64; // EX_USAGE
   }
   const config = loadConfig(process.env);
+  if (!config.databaseUrl) useBaselineWasmCompiler();
   const options = dataSourceOptions(config, SCHEMA);
   const ds = await new DataSource({ ...options, logging: false }).initialize();
   try {

@@ -9,6 +9,7 @@ import {
   loadConfig,
   ShutdownState,
   trackHttpConnections,
+  useBaselineWasmCompiler,
 } from '@cariosan/core';
 import { AppModule } from './app.module';
 import { setupApiDocs } from './openapi';
@@ -24,6 +25,8 @@ async function bootstrap(): Promise<void> {
     }
     throw err;
   }
+  // Embedded: may restart this process with a V8 flag (same pid) before anything is loaded.
+  if (!config.databaseUrl) useBaselineWasmCompiler();
 
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,

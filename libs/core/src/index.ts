@@ -4,6 +4,7 @@ export * from './config/config.module';
 export * from './core.module';
 export * from './database/data-source-options';
 export * from './database/migrate';
+export * from './database/wasm-compiler';
 export * from './errors/app-error';
 export * from './errors/all-exceptions.filter';
 export * from './events/domain-events';

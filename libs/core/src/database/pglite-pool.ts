@@ -44,11 +44,9 @@ export function pgliteDriver(dataDir: string | undefined) {
   let db: Promise<PGlite> | undefined;
   let unlock: (() => void) | undefined;
   const create = async () => {
-    // V8 first compiles WebAssembly quickly (Liftoff), then recompiles hot functions with TurboFan.
-    // For PGlite's 9 MB module the optimised code costs about 100 MB of resident memory that never
-    // goes away, for no measurable gain at an embedded server's load (npm run bench -- boot).
-    // Process-wide, but PGlite is the only WebAssembly here; it must be set before the compile.
-    setFlagsFromString('--liftoff-only');
+    // The entry points switch compilers before anything loads; this covers the others (tests, scripts)
+    // on Node versions that still take the flag at run time.
+    if (!process.execArgv.includes('--liftoff-only')) setFlagsFromString('--liftoff-only');
     if (dataDir) {
       unlock = lockDataDir(`${dataDir}.lock`, `the embedded database in ${dataDir}`);
       seedFromTemplate(dataDir);
