@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { io as socketIo } from 'socket.io-client';
 import { Histogram } from '../support/stats';
 import { BENCH_MARK, type GatewayHoldTask, type StepReport, wallMs } from './protocol';
 
@@ -6,7 +7,7 @@ const CONTENT_MARK = `"content":"${BENCH_MARK}`;
 const CONNECT_TIMEOUT_MS = 20_000;
 
 interface Held {
-  ws: WebSocket;
+  close: () => void;
   seq: number;
   heartbeat?: NodeJS.Timeout;
   seen: Set<number>;
@@ -24,6 +25,8 @@ export class GatewayHolder {
   private frames = 0;
   private benchFrames = 0;
   private duplicates = 0;
+  private stray = 0;
+  private stepSeqs = { from: 0, to: Number.MAX_SAFE_INTEGER };
   private closed = 0;
   private stepCpu = process.cpuUsage();
   private stepT0 = performance.now();
@@ -52,9 +55,46 @@ export class GatewayHolder {
   }
 
   private open(url: string, token: string): Promise<Held> {
+    return this.task.protocol === 'socketio' ? this.openSocketIo(url) : this.openWs(url, token);
+  }
+
+  /**
+   * A socket.io-client socket (WebSocket transport only, its own connection, no reconnection, so
+   * a dropped socket counts as closed like the others). Members join their room with `?join=`.
+   */
+  private openSocketIo(url: string): Promise<Held> {
+    return new Promise((resolve, reject) => {
+      const socket = socketIo(url, {
+        transports: ['websocket'],
+        forceNew: true,
+        reconnection: false,
+        timeout: CONNECT_TIMEOUT_MS,
+      });
+      const h: Held = { close: () => socket.disconnect(), seq: 0, seen: new Set() };
+      let ready = false;
+      socket.once('connect', () => {
+        ready = true;
+        resolve(h);
+      });
+      socket.once('connect_error', (err) => {
+        if (!ready) reject(err);
+      });
+      socket.on('disconnect', () => {
+        if (ready) this.closed++;
+      });
+      // socket.io-client has parsed the frame already; the content string is all we need.
+      socket.on('MESSAGE_CREATE', (m: { content?: string }) => {
+        this.frames++;
+        if (typeof m?.content === 'string' && m.content.startsWith(BENCH_MARK))
+          this.recordBench(h, m.content, BENCH_MARK.length);
+      });
+    });
+  }
+
+  private openWs(url: string, token: string): Promise<Held> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, { perMessageDeflate: false });
-      const h: Held = { ws, seq: 0, seen: new Set() };
+      const h: Held = { close: () => ws.terminate(), seq: 0, seen: new Set() };
       let ready = false;
       const timer = setTimeout(() => {
         ws.terminate();
@@ -114,18 +154,27 @@ export class GatewayHolder {
   private onBenchFrame(h: Held, s: string): boolean {
     const at = s.indexOf(CONTENT_MARK);
     if (at < 0) return false;
+    const sm = /"s":(\d+)/.exec(s);
+    if (sm) h.seq = Number(sm[1]);
+    this.recordBench(h, s, at + CONTENT_MARK.length);
+    return true;
+  }
+
+  /** Records one bench message whose `<seq> <send wall-clock ms>` starts at `from` in `s`. */
+  private recordBench(h: Held, s: string, from: number): void {
     const now = wallMs();
-    const from = at + CONTENT_MARK.length;
     const sp1 = s.indexOf(' ', from);
     const sp2 = s.indexOf(' ', sp1 + 1);
     const seq = Number(s.slice(from, sp1));
     const sentAt = Number(s.slice(sp1 + 1, sp2));
-    const sm = /"s":(\d+)/.exec(s);
-    if (sm) h.seq = Number(sm[1]);
-    if (!Number.isFinite(seq) || !Number.isFinite(sentAt)) return true;
+    if (!Number.isFinite(seq) || !Number.isFinite(sentAt)) return;
+    if (seq < this.stepSeqs.from || seq >= this.stepSeqs.to) {
+      this.stray++;
+      return;
+    }
     if (h.seen.has(seq)) {
       this.duplicates++;
-      return true;
+      return;
     }
     h.seen.add(seq);
     this.benchFrames++;
@@ -137,10 +186,11 @@ export class GatewayHolder {
       m[0] = Math.max(m[0], latency);
       m[1]++;
     } else this.perMessage.set(seq, [latency, 1]);
-    return true;
   }
 
-  stepStart(): void {
+  stepStart(fromSeq: number, toSeq: number): void {
+    this.stepSeqs = { from: fromSeq, to: toSeq };
+    this.stray = 0;
     this.recipient = new Histogram();
     this.perMessage = new Map();
     this.frames = 0;
@@ -159,6 +209,7 @@ export class GatewayHolder {
       perMessage: Object.fromEntries(this.perMessage),
       frames: this.frames,
       benchFrames: this.benchFrames,
+      stray: this.stray,
       duplicates: this.duplicates,
       closed: this.closed,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
@@ -174,7 +225,7 @@ export class GatewayHolder {
   async close(): Promise<void> {
     for (const h of this.held) {
       if (h.heartbeat) clearInterval(h.heartbeat);
-      h.ws.terminate();
+      h.close();
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -1,7 +1,7 @@
 import { Agent, request } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { ClosedLoopResult, HttpLoadTask } from './protocol';
-import { closedLoop, randomBetween } from './loop';
+import { clientLoad, randomBetween } from './loop';
 import { benchContent } from './protocol';
 
 interface HttpAnswer {
@@ -46,12 +46,13 @@ export function httpRequest(
 /** Closed-loop REST load: each token is one client with its own keep-alive connection. */
 export async function runHttpLoad(task: HttpLoadTask): Promise<ClosedLoopResult> {
   const agents = task.tokens.map(() => new Agent({ keepAlive: true, maxSockets: 1 }));
-  const base = new URL(task.baseUrl);
+  const bases = (task.baseUrls?.length ? task.baseUrls : [task.baseUrl]).map((u) => new URL(u));
   let seq = 0;
   const minId = BigInt(task.history?.minId ?? '0');
   const maxId = BigInt(task.history?.maxId ?? '0');
   const nonceSalt = randomBytes(4).toString('hex');
-  const result = await closedLoop(task.tokens.length, task.warmupMs, task.durationMs, async (client) => {
+  const result = await clientLoad(task, task.tokens.length, async (client) => {
+    const base = bases[client % bases.length]!;
     const headers: Record<string, string> = { authorization: `Bearer ${task.tokens[client]}` };
     let res: HttpAnswer;
     if (task.mode === 'post') {

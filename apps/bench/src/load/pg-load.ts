@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
-import { HISTORY_SQL, insertMessageLikeServer } from '../scenarios/sql';
-import { closedLoop, randomBetween } from './loop';
+import { insertMessageLikeServer } from '../scenarios/sql';
+import {
+  HISTORY_PAGE_JSON_SQL,
+  HISTORY_PAGE_ROWS_SQL,
+  renderHistoryRows,
+  type HistoryRow,
+} from '../scenarios/history-sql';
+import { clientLoad, randomBetween } from './loop';
 import { benchContent, type ClosedLoopResult, type PgLoadTask } from './protocol';
 
 /** The baseline: the same statements straight through a `pg.Pool` sized like the server's. */
@@ -14,7 +20,7 @@ export async function runPgLoad(task: PgLoadTask): Promise<ClosedLoopResult> {
   const salt = randomBytes(4).toString('hex');
   const minId = BigInt(task.history?.minId ?? '0');
   const maxId = BigInt(task.history?.maxId ?? '0');
-  const result = await closedLoop(task.concurrency, task.warmupMs, task.durationMs, async (client) => {
+  const result = await clientLoad(task, task.concurrency, async (client) => {
     if (task.mode === 'post') {
       const n = seq++;
       const author = task.authorIds[client % task.authorIds.length]!;
@@ -36,9 +42,24 @@ export async function runPgLoad(task: PgLoadTask): Promise<ClosedLoopResult> {
       }
       return undefined;
     }
-    const before = randomBetween(minId, maxId).toString();
-    await pool.query(HISTORY_SQL, [task.channelIds[0], before, task.history?.limit ?? 50]);
-    return undefined;
+    const h = task.history!;
+    const params = [task.channelIds[0], randomBetween(minId, maxId).toString(), h.limit, h.viewerId];
+    // Both renderings end with the answer body as one string, as a server would write it.
+    // Named statements: parsed and planned once per connection, the fastest way through pg.
+    if (h.render === 'json') {
+      const { rows } = await pool.query<{ member: boolean; page: string }>({
+        name: 'history-page-json',
+        text: HISTORY_PAGE_JSON_SQL,
+        values: params,
+      });
+      return rows[0]?.member && rows[0].page.length > 2 ? undefined : 'empty: not a member or no messages';
+    }
+    const { rows } = await pool.query<HistoryRow>({
+      name: 'history-page-rows',
+      text: HISTORY_PAGE_ROWS_SQL,
+      values: params,
+    });
+    return rows[0]?.member && renderHistoryRows(rows).length > 2 ? undefined : 'empty: no rows';
   });
   await pool.end();
   return result;

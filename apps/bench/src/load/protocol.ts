@@ -16,6 +16,8 @@ export interface ClosedLoopResult {
 export interface HttpLoadTask {
   kind: 'http';
   baseUrl: string;
+  /** Several replicas: client i talks to baseUrls[i % length] instead of `baseUrl`. */
+  baseUrls?: string[];
   mode: 'post' | 'history';
   /** Client i uses channelIds[i % length]. */
   channelIds: string[];
@@ -23,6 +25,8 @@ export interface HttpLoadTask {
   tokens: string[];
   contentLength: number;
   history?: { minId: string; maxId: string; limit: number };
+  /** Open loop at this many requests/s (this process's share) instead of closed loops. */
+  rate?: number;
   warmupMs: number;
   durationMs: number;
 }
@@ -39,7 +43,13 @@ export interface PgLoadTask {
   /** Post mode: take the channel's advisory lock like the server does (default true). */
   lock?: boolean;
   contentLength: number;
-  history?: { minId: string; maxId: string; limit: number };
+  /**
+   * History mode: random `before` cursors in [minId, maxId], pages read as `viewerId`; `render`
+   * says whether Postgres renders the page's JSON or Node does from rows (history-sql.ts).
+   */
+  history?: { minId: string; maxId: string; limit: number; viewerId: string; render: 'json' | 'rows' };
+  /** Open loop at this many operations/s (this process's share) instead of closed loops. */
+  rate?: number;
   warmupMs: number;
   durationMs: number;
 }
@@ -73,12 +83,18 @@ export interface RatePostResult {
   windowMs: number;
 }
 
+/** Our gateway protocol, the raw `ws` baseline, or socket.io-client against the Socket.IO baseline. */
+export type SocketProtocol = 'cariosan' | 'raw' | 'socketio';
+
 export interface GatewayHoldTask {
   kind: 'gateway-hold';
-  /** ws://127.0.0.1:port/gateway for each socket, in the order of `tokens` (raw server ignores tokens). */
+  /**
+   * One URL per socket, in the order of `tokens`: ws://127.0.0.1:port/gateway (ours; tokens
+   * identify), ws://.../member or /idle (raw), http://...?join=<channel> or http://.../ (socketio).
+   */
   urls: string[];
   tokens: string[];
-  protocol: 'cariosan' | 'raw';
+  protocol: SocketProtocol;
   /** Sockets opened at once; keeps the connect storm from timing out. */
   connectConcurrency: number;
 }
@@ -93,6 +109,8 @@ export interface StepReport {
   /** Every frame the sockets received during the step (bench messages and anything else). */
   frames: number;
   benchFrames: number;
+  /** Bench frames of messages outside the step (late ones of an earlier step), not recorded. */
+  stray: number;
   duplicates: number;
   closed: number;
   cpuSeconds: number;
@@ -103,7 +121,8 @@ export interface StepReport {
 
 export type ToWorker =
   | { type: 'run'; task: Task }
-  | { type: 'step-start' }
+  /** Bench messages of the step are those with fromSeq <= seq < toSeq; others are counted as stray. */
+  | { type: 'step-start'; fromSeq: number; toSeq: number }
   | { type: 'step-end' }
   | { type: 'count' }
   | { type: 'close' };

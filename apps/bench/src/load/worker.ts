@@ -43,7 +43,7 @@ process.on('message', (raw: unknown) => {
       run(msg.task).catch(fail);
       return;
     case 'step-start':
-      holder?.stepStart();
+      holder?.stepStart(msg.fromSeq, msg.toSeq);
       return;
     case 'step-end':
       if (holder) send({ type: 'step', report: holder.stepEnd() });

@@ -60,12 +60,3 @@ export async function insertMessageLikeServer(
     throw err;
   }
 }
-
-/** The keyset page MessagesService.list runs for `?before=<id>&limit=<n>`, verbatim. */
-export const HISTORY_SQL =
-  'SELECT id FROM messages WHERE channel_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint) ORDER BY id DESC LIMIT $3';
-
-/** What MessagesService.views then reads for those ids (message rows with authors). */
-export const HISTORY_VIEWS_SQL = `SELECT m.id, m.channel_id, m.author_id, m.content, m.nonce, m.parent_id, m.mentions::text[] AS mentions,
-         m.created_at, m.edited_at, u.username, u.display_name
-    FROM messages m JOIN users u ON u.id = m.author_id WHERE m.id = ANY($1::bigint[])`;

@@ -52,6 +52,28 @@ export class Flags {
     throw new Error(`--${name} must be true or false`);
   }
 
+  /** One of `options`, e.g. `--baseline json`. */
+  choice<T extends string>(name: string, options: readonly T[], fallback: T): T {
+    this.used.add(name);
+    const raw = this.flags.get(name);
+    if (raw === undefined) return fallback;
+    if (!(options as readonly string[]).includes(raw))
+      throw new Error(`--${name} must be one of ${options.join(', ')}, got "${raw}"`);
+    return raw as T;
+  }
+
+  /** A comma-separated subset of `options`, e.g. `--sides server,raw`. */
+  choices<T extends string>(name: string, options: readonly T[], fallback: T[]): T[] {
+    this.used.add(name);
+    const raw = this.flags.get(name);
+    if (raw === undefined) return fallback;
+    return raw.split(',').map((v) => {
+      if (!(options as readonly string[]).includes(v))
+        throw new Error(`--${name} entries must be among ${options.join(', ')}, got "${v}"`);
+      return v as T;
+    });
+  }
+
   /** Fails on flags no scenario asked for, so a typo does not silently run the defaults. */
   assertAllUsed(): void {
     const unknown = [...this.flags.keys()].filter((k) => !this.used.has(k));

@@ -24,15 +24,13 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
   await adminQuery(`CREATE DATABASE ${name}`);
   const url = new URL(benchEnv.databaseUrl);
   url.pathname = `/${name}`;
-  let dropped = false;
+  // One drop, shared: an interrupt's cleanup must wait for a drop already under way (the
+  // scenario's own `finally`), not return early and let the process exit in the middle of it.
+  let dropping: Promise<void> | undefined;
   return {
     name,
     url: url.toString(),
-    drop: async () => {
-      if (dropped) return;
-      dropped = true;
-      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    },
+    drop: () => (dropping ??= adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)),
   };
 }
 

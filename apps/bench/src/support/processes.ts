@@ -7,7 +7,8 @@ import { resolve } from 'node:path';
 /** Compiled entry points, resolved from this file's place in dist/apps/bench/src/support. */
 export const SERVER_ENTRY = resolve(__dirname, '../../../server/src/main.js');
 export const WORKER_ENTRY = resolve(__dirname, '../load/worker.js');
-export const RAW_WS_ENTRY = resolve(__dirname, '../load/raw-ws-server.js');
+export const RAW_WS_ENTRY = resolve(__dirname, '../baselines/raw-ws-server.js');
+export const SOCKET_IO_ENTRY = resolve(__dirname, '../baselines/socketio-server.js');
 
 export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -45,6 +46,8 @@ export interface ServerProcess {
   url: string;
   port: number;
   pid: number;
+  /** The V8 inspector's port when started with `inspect` (for a forced GC before reading RSS). */
+  inspectPort?: number;
   proc: ChildProcess;
   output: () => string;
   stop: () => Promise<void>;
@@ -97,14 +100,19 @@ async function waitFor(url: string, proc: ChildProcess, out: () => string, timeo
   }
 }
 
-function spawnTracked(
+/**
+ * Spawns `command` (this Node binary by default) with `args` after `nodeArgs`, tracked so it is
+ * killed if the bench ends early, keeping the tail of what it prints.
+ */
+export function spawnTracked(
   entry: string,
   env: Record<string, string>,
   nodeArgs: string[] = [],
+  args?: string[],
 ): { proc: ChildProcess; output: () => string } {
-  const proc = track(
-    spawn(process.execPath, [...nodeArgs, entry], { env, stdio: ['ignore', 'pipe', 'pipe'] }),
-  );
+  // With `args`, `entry` is the executable itself (redis-server); otherwise a script for Node.
+  const [command, argv] = args ? [entry, args] : [process.execPath, [...nodeArgs, entry]];
+  const proc = track(spawn(command, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   // Keep only the tail: a chatty server must not grow the bench's memory without bound.
   const keep = (d: Buffer) => {
@@ -115,7 +123,7 @@ function spawnTracked(
   return { proc, output: () => out };
 }
 
-function stopper(proc: ChildProcess): () => Promise<void> {
+export function stopper(proc: ChildProcess): () => Promise<void> {
   return async () => {
     if (proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise<void>((r) => proc.once('exit', () => r()));
@@ -126,9 +134,28 @@ function stopper(proc: ChildProcess): () => Promise<void> {
   };
 }
 
-/** Starts the built server on a free loopback port and waits for /readyz. */
-export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
+/** Options every server-like process (ours and the baselines) takes. */
+export interface StartOptions {
+  /**
+   * Start with the V8 inspector on a free loopback port, so the bench can force a full GC over
+   * the DevTools protocol before reading RSS (no server code change, same for every side).
+   */
+  inspect?: boolean;
+}
+
+async function inspectArgs(opts: StartOptions): Promise<{ args: string[]; port?: number }> {
+  if (!opts.inspect) return { args: [] };
   const port = await freePort();
+  return { args: [`--inspect=127.0.0.1:${port}`], port };
+}
+
+/** Starts the built server on a free loopback port and waits for /readyz. */
+export async function startServer(
+  env: Record<string, string>,
+  opts: StartOptions = {},
+): Promise<ServerProcess> {
+  const port = await freePort();
+  const inspect = await inspectArgs(opts);
   const { proc, output } = spawnTracked(
     SERVER_ENTRY,
     {
@@ -140,20 +167,57 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
       CARIOS_LOG_LEVEL: 'warn',
       ...env,
     },
-    benchEnv.serverNodeArgs,
+    [...benchEnv.serverNodeArgs, ...inspect.args],
   );
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/readyz`, proc, output, 60_000);
-  return { url, port, pid: proc.pid!, proc, output, stop: stopper(proc) };
+  return { url, port, pid: proc.pid!, inspectPort: inspect.port, proc, output, stop: stopper(proc) };
+}
+
+/** Starts a baseline process (`entry`) on a free port, passed as BENCH_PORT, and waits for /healthz. */
+async function startBaseline(
+  entry: string,
+  env: Record<string, string>,
+  opts: StartOptions,
+): Promise<ServerProcess> {
+  const port = await freePort();
+  const inspect = await inspectArgs(opts);
+  const { proc, output } = spawnTracked(
+    entry,
+    { PATH: benchEnv.path, NODE_ENV: 'production', BENCH_PORT: String(port), ...env },
+    [...benchEnv.serverNodeArgs, ...inspect.args],
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${url}/healthz`, proc, output, 30_000);
+  return { url, port, pid: proc.pid!, inspectPort: inspect.port, proc, output, stop: stopper(proc) };
 }
 
 /** Starts the raw `ws` broadcast server used as the fanout baseline. */
-export async function startRawWsServer(): Promise<ServerProcess> {
-  const port = await freePort();
-  const { proc, output } = spawnTracked(RAW_WS_ENTRY, { PATH: benchEnv.path, BENCH_RAW_PORT: String(port) });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/healthz`, proc, output, 15_000);
-  return { url, port, pid: proc.pid!, proc, output, stop: stopper(proc) };
+export function startRawWsServer(opts: StartOptions = {}): Promise<ServerProcess> {
+  return startBaseline(RAW_WS_ENTRY, {}, opts);
+}
+
+/** Settings of one Socket.IO baseline replica (see baselines/socketio-server.ts). */
+export interface SocketIoSettings {
+  databaseUrl: string;
+  redisUrl: string;
+  /** The Redis adapter's channel prefix, unique per run so runs on a shared Redis never cross. */
+  adapterKey: string;
+  poolSize: number;
+}
+
+/** Starts one replica of the Socket.IO + Redis adapter + Postgres baseline. */
+export function startSocketIoServer(s: SocketIoSettings, opts: StartOptions = {}): Promise<ServerProcess> {
+  return startBaseline(
+    SOCKET_IO_ENTRY,
+    {
+      BENCH_SIO_DATABASE_URL: s.databaseUrl,
+      BENCH_SIO_REDIS_URL: s.redisUrl,
+      BENCH_SIO_ADAPTER_KEY: s.adapterKey,
+      BENCH_SIO_POOL_SIZE: String(s.poolSize),
+    },
+    opts,
+  );
 }
 
 export { fork, track };

@@ -9,6 +9,8 @@ export interface Row {
   value: Cell;
   baseline?: Cell;
   ratio?: Cell;
+  /** Further baselines of the same run, in the order of `printTable`'s `baselines` labels after the first. */
+  more?: { baseline?: Cell; ratio?: Cell }[];
   target?: string;
   note?: string;
 }
@@ -20,6 +22,8 @@ export function fmt(v: Cell, decimals = 2): string {
   if (!Number.isFinite(v)) return 'n/a';
   if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
   if (Number.isInteger(v)) return String(v);
+  // Small figures (Redis commands per frame) keep two significant digits instead of rounding to 0.
+  if (Math.abs(v) < 0.1) return v.toPrecision(2);
   return v.toFixed(decimals);
 }
 
@@ -29,13 +33,24 @@ export function ratio(value: number, baseline: number): string {
   return `${(value / baseline).toFixed(2)}x`;
 }
 
-export function printTable(title: string, rows: Row[]): string {
-  const header = ['metric', 'server', 'baseline', 'ratio', 'target', 'note'];
+/**
+ * Prints a markdown table: metric, server, then a value and a ratio column per baseline
+ * (`baselines` names them; one plain "baseline" by default), target, note.
+ */
+export function printTable(title: string, rows: Row[], baselines: string[] = ['baseline']): string {
+  const header = [
+    'metric',
+    'server',
+    ...baselines.flatMap((b) => [b, baselines.length > 1 ? `vs ${b}` : 'ratio']),
+    'target',
+    'note',
+  ];
   const body = rows.map((r) => [
     r.metric,
     fmt(r.value),
     fmt(r.baseline),
     fmt(r.ratio),
+    ...baselines.slice(1).flatMap((_, i) => [fmt(r.more?.[i]?.baseline), fmt(r.more?.[i]?.ratio)]),
     r.target ?? '',
     r.note ?? '',
   ]);

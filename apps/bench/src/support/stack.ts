@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBenchDatabase, type BenchDatabase } from './database';
 import { benchEnv } from './env';
-import { onInterrupt, startServer, type ServerProcess } from './processes';
+import { onInterrupt, startServer, type ServerProcess, type StartOptions } from './processes';
 
 export interface Stack {
   db: BenchDatabase;
@@ -17,8 +17,14 @@ export interface Stack {
 }
 
 /** Deletes the run's Redis keys (gateway sessions, presence, rate limits); they would expire anyway. */
-async function dropRedisPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(benchEnv.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+async function dropRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
+  // No reconnecting: after an interrupt the run's private Redis is already gone.
+  const redis = new Redis(redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => {});
   try {
     await redis.connect();
     let cursor = '0';
@@ -42,37 +48,57 @@ async function dropRedisPrefix(prefix: string): Promise<void> {
  */
 function printServerLogs(servers: ServerProcess[]): void {
   for (const [i, s] of servers.entries()) {
-    const out = s.output().trim();
-    if (!out) continue;
-    const lines = out.split('\n');
+    // The inspector's banner (when started with `inspect`) is not news.
+    const lines = s
+      .output()
+      .split('\n')
+      .filter(
+        (l) =>
+          l.trim() && !/^(Debugger listening on|For help, see:|Debugger attached|Debugger ending)/.test(l),
+      );
+    if (!lines.length) continue;
     process.stdout.write(`\nserver ${i} (pid ${s.pid}) logged ${lines.length} line(s); the last ones:\n`);
     for (const line of lines.slice(-8)) process.stdout.write(`  ${line.slice(0, 600)}\n`);
   }
+}
+
+export interface StackOptions extends StartOptions {
+  /** Default: CARIOS_BENCH_REDIS_URL or redis://127.0.0.1:6379 (scenarios pass their BenchRedis). */
+  redisUrl?: string;
+  /** Extra server environment, e.g. CARIOS_DATABASE_POOL_SIZE. */
+  env?: Record<string, string>;
+  /** Rewrites the database URL the servers get (e.g. to point them at a counting proxy). */
+  serverDatabaseUrl?: (url: string) => string;
 }
 
 /**
  * A fresh database, a unique Redis prefix and `replicas` built servers on them. The rate limit
  * is lifted (the bench is one user hammering one route); everything else is the defaults.
  */
-export async function startStack(replicas: number): Promise<Stack> {
+export async function startStack(replicas: number, opts: StackOptions = {}): Promise<Stack> {
   const db = await createBenchDatabase();
   const dataDir = mkdtempSync(join(tmpdir(), 'cariosan-bench-'));
+  const redisUrl = opts.redisUrl ?? benchEnv.redisUrl;
   const env: Record<string, string> = {
-    CARIOS_DATABASE_URL: db.url,
-    CARIOS_REDIS_URL: benchEnv.redisUrl,
+    CARIOS_DATABASE_URL: opts.serverDatabaseUrl ? opts.serverDatabaseUrl(db.url) : db.url,
+    CARIOS_REDIS_URL: redisUrl,
     CARIOS_REDIS_PREFIX: `cariosan-bench-${randomBytes(4).toString('hex')}:`,
     CARIOS_DATA_DIR: dataDir,
     CARIOS_RATE_LIMIT_REQUESTS: '1000000',
+    ...opts.env,
   };
   const servers: ServerProcess[] = [];
   const everStarted: ServerProcess[] = [];
-  const forget = onInterrupt(() => db.drop());
+  const forget = onInterrupt(async () => {
+    rmSync(dataDir, { recursive: true, force: true });
+    await db.drop();
+  });
   const stack: Stack = {
     db,
     env,
     servers,
     start: async () => {
-      const s = await startServer(env);
+      const s = await startServer(env, { inspect: opts.inspect });
       servers.push(s);
       everStarted.push(s);
       return s;
@@ -84,7 +110,7 @@ export async function startStack(replicas: number): Promise<Stack> {
       await stack.stopServers();
       printServerLogs(everStarted);
       await db.drop();
-      await dropRedisPrefix(env.CARIOS_REDIS_PREFIX!);
+      await dropRedisPrefix(redisUrl, env.CARIOS_REDIS_PREFIX!);
       forget();
       rmSync(dataDir, { recursive: true, force: true });
     },

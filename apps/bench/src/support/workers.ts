@@ -90,8 +90,8 @@ export class LoadWorker {
     return this.ask({ type: 'run', task }, 'connected', 180_000);
   }
 
-  stepStart(): void {
-    this.proc.send({ type: 'step-start' } satisfies ToWorker);
+  stepStart(fromSeq: number, toSeq: number): void {
+    this.proc.send({ type: 'step-start', fromSeq, toSeq } satisfies ToWorker);
   }
 
   async stepEnd(): Promise<StepReport> {

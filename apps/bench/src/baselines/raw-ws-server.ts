@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket, { WebSocketServer } from 'ws';
 
-const port = Number(process.env.BENCH_RAW_PORT);
+const port = Number(process.env.BENCH_PORT);
 const members = new Set<WebSocket>();
 const seqs = new WeakMap<WebSocket, number>();
 let idle = 0;
