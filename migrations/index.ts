@@ -5,6 +5,7 @@ import { USERS_ENTITIES } from '@cariosan/users';
 import { Init1764100000000 } from './1764100000000-init';
 import { ChannelsMessagesOutbox1764200000000 } from './1764200000000-channels-messages-outbox';
 import { WritePath1764300000000 } from './1764300000000-write-path';
+import { Invites1764410000000 } from './1764410000000-invites';
 
 /**
  * The database schema: every entity and every migration, in order. Adding a migration
@@ -12,5 +13,10 @@ import { WritePath1764300000000 } from './1764300000000-write-path';
  */
 export const SCHEMA: Schema = {
   entities: [...CORE_ENTITIES, ...USERS_ENTITIES, ...CHANNELS_ENTITIES, ...MESSAGES_ENTITIES],
-  migrations: [Init1764100000000, ChannelsMessagesOutbox1764200000000, WritePath1764300000000],
+  migrations: [
+    Init1764100000000,
+    ChannelsMessagesOutbox1764200000000,
+    WritePath1764300000000,
+    Invites1764410000000,
+  ],
 };

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Api, expectError, registerUser } from '../support/api';
 import { testServices } from '../support/env';
 import { ServerProcess, startServer, startStack, TestStack } from '../support/server';
@@ -13,10 +15,29 @@ describe('operations', () => {
   });
   afterAll(() => stack.close());
 
-  it('answers /healthz with {"status":"ok"}', async () => {
+  it('answers /healthz with {"status":"ok"} and the running version', async () => {
     const res = await api.get('/healthz');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ status: 'ok' });
+    const { version } = JSON.parse(readFileSync(resolve(__dirname, '../../package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect(res.body).toEqual({
+      status: 'ok',
+      version,
+      commit: expect.stringMatching(/^([0-9a-f]{7,40}(-dirty)?|unknown)$/),
+    });
+  });
+
+  it('exports the version as cariosan_build_info, the same as /healthz', async () => {
+    const { version, commit } = (await api.get('/healthz')).body as { version: string; commit: string };
+    const metrics = (await api.get('/metrics')).text;
+    expect(metrics).toContain('# TYPE cariosan_build_info gauge');
+    expect(metrics).toMatch(
+      new RegExp(
+        `^cariosan_build_info\\{version="${version.replace(/\./g, '\\.')}",commit="${commit}",node="v\\d+\\.\\d+\\.\\d+"\\} 1$`,
+        'm',
+      ),
+    );
   });
 
   it('answers /readyz 200 with every configured dependency up', async () => {
@@ -52,8 +73,8 @@ describe('operations', () => {
     expect(Object.keys(doc.body.paths)).toEqual(
       expect.arrayContaining(['/api/v1/auth/register', '/api/v1/users/@me', '/api/v1/users/{id}']),
     );
-    // Probes are not part of the REST API.
-    expect(doc.body.paths['/healthz']).toBeUndefined();
+    // Operations routes are documented too (see api-reference.e2e-spec.ts for the whole check).
+    expect(doc.body.paths['/healthz'].get.security).toEqual([]);
     const ui = await api.get('/api/docs');
     expect(ui.status).toBe(200);
     expect(ui.headers.get('content-type')).toMatch(/^text\/html/);

@@ -9,12 +9,14 @@ import { runPost } from './scenarios/post';
 import { runHistory } from './scenarios/history';
 import { runFanout } from './scenarios/fanout';
 import { runIdle } from './scenarios/idle';
+import { runBoot } from './scenarios/boot';
 
 const SCENARIOS: Record<string, (flags: Flags) => Promise<void>> = {
   post: runPost,
   history: runHistory,
   fanout: runFanout,
   idle: runIdle,
+  boot: runBoot,
 };
 
 async function main(): Promise<void> {

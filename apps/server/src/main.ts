@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import {
   AppConfig,
@@ -10,8 +9,10 @@ import {
   loadConfig,
   ShutdownState,
   trackHttpConnections,
+  useBaselineWasmCompiler,
 } from '@cariosan/core';
 import { AppModule } from './app.module';
+import { setupApiDocs } from './openapi';
 
 async function bootstrap(): Promise<void> {
   let config: AppConfig;
@@ -24,6 +25,8 @@ async function bootstrap(): Promise<void> {
     }
     throw err;
   }
+  // Embedded: may restart this process with a V8 flag (same pid) before anything is loaded.
+  if (!config.databaseUrl) useBaselineWasmCompiler();
 
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
@@ -33,21 +36,7 @@ async function bootstrap(): Promise<void> {
   app.useLogger(logger);
   configureHttp(app);
 
-  // Built on the first request for it, not at boot: most replicas never serve it.
-  const openapi = () =>
-    SwaggerModule.createDocument(
-      app,
-      new DocumentBuilder()
-        .setTitle('Cariosan API')
-        .setDescription('Self-hosted team chat. Errors: {"error": {"code", "message", "details"}}.')
-        .setVersion('1')
-        .addBearerAuth()
-        .build(),
-    );
-  SwaggerModule.setup('api/docs', app, openapi, {
-    jsonDocumentUrl: 'api/v1/openapi.json',
-    yamlDocumentUrl: undefined,
-  });
+  setupApiDocs(app);
 
   const connections = trackHttpConnections(app.getHttpServer());
   await app.listen(config.port, config.host);

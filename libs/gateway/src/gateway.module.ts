@@ -3,6 +3,7 @@ import type Redis from 'ioredis';
 import { AppConfig, REDIS } from '@cariosan/core';
 import { ChannelsModule } from '@cariosan/channels';
 import { UsersModule } from '@cariosan/users';
+import { AsyncApiController } from './asyncapi.controller';
 import { Fanout } from './fanout.service';
 import { GatewayService } from './gateway.service';
 import { MembershipService } from './membership.service';
@@ -12,6 +13,7 @@ import { SESSION_STORE } from './session-store/session-store.port';
 
 @Module({
   imports: [UsersModule, ChannelsModule],
+  controllers: [AsyncApiController],
   providers: [
     GatewayService,
     Fanout,

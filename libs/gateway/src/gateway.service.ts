@@ -32,6 +32,8 @@ import {
   MAX_FRAME_BYTES,
   parseClientFrame,
   type ClientFrame,
+  type ReadyData,
+  type ResumedData,
 } from './protocol';
 import { Session } from './session';
 import { SESSION_STORE, type SessionStorePort } from './session-store/session-store.port';
@@ -239,7 +241,8 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
       return;
     }
     this.attach(conn, session);
-    session.emit('READY', JSON.stringify({ sessionId: session.id, user: toUserView(user), channels }), '');
+    const ready: ReadyData = { sessionId: session.id, user: toUserView(user), channels };
+    session.emit('READY', JSON.stringify(ready), '');
     session.finishBuffering();
   }
 
@@ -296,7 +299,8 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
     for (const f of replay.frames) conn.send(f.frame);
     session.seq = Math.max(session.seq, replay.frames.at(-1)?.seq ?? 0);
     session.finishBuffering();
-    session.emit('RESUMED', JSON.stringify({ sessionId: session.id }), '');
+    const resumed: ResumedData = { sessionId: session.id };
+    session.emit('RESUMED', JSON.stringify(resumed), '');
   }
 
   private newSession(id: string, userId: string, tokenHash: string): Session {

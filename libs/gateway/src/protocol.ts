@@ -1,4 +1,5 @@
 /** Wire format of the gateway: JSON text frames `{"op", "d", "s", "t"}` (see docs/gateway.md). */
+import type { ChannelView, UserView } from '@cariosan/core';
 
 export const CloseCode = {
   GoingAway: 1001,
@@ -12,6 +13,31 @@ export const CloseCode = {
 } as const;
 
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** What each close code means, for clients (docs/gateway.md and /api/v1/asyncapi.json). */
+export const CLOSE_CODE_MEANING: Record<CloseCodeValue, string> = {
+  1001: 'server going away (shutdown): resume on another replica',
+  1009: 'frame too large (over 64 KiB)',
+  4000: 'unknown error, or the session was resumed on another connection: resume',
+  4001: 'not authenticated: no IDENTIFY or RESUME in time',
+  4002: 'decode error: bad JSON, a binary frame, an unknown op, a malformed IDENTIFY/RESUME, or a second one',
+  4004: 'authentication failed: unknown or revoked token',
+  4008: 'rate limited: more than 120 client frames in 60 s',
+  4009: 'session timed out: no heartbeat for 1.5 intervals',
+};
+
+/** `d` of the READY dispatch. */
+export interface ReadyData {
+  sessionId: string;
+  user: UserView;
+  /** The user's channels (without REST's unreadCount). */
+  channels: ChannelView[];
+}
+
+/** `d` of the RESUMED dispatch. */
+export interface ResumedData {
+  sessionId: string;
+}
 
 /** Largest client frame accepted; `ws` closes with 1009 above it. */
 export const MAX_FRAME_BYTES = 64 * 1024;

@@ -1,18 +1,14 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, Res } from '@nestjs/common';
 import {
-  ApiBearerAuth,
   ApiCreatedResponse,
-  ApiForbiddenResponse,
   ApiNoContentResponse,
-  ApiNotFoundResponse,
   ApiOkResponse,
+  ApiOperation,
   ApiParam,
-  ApiQuery,
   ApiTags,
-  ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { parsePageQuery } from '@cariosan/core';
+import { ApiErrors, ApiIdParam, ApiPageQuery, parsePageQuery } from '@cariosan/core';
 import { MyChannelResponse } from '@cariosan/channels';
 import { AuthenticatedUser, CurrentUser } from '@cariosan/users';
 import { EditMessageDto, MessageResponse, PostMessageDto, ReadMarkerDto } from './dto/message.dto';
@@ -23,24 +19,38 @@ function sendJson(res: Response, status: number, body: JsonText): void {
   res.status(status).type('application/json').send(body.json);
 }
 
+const NOT_FOUND = 'no such channel or message, or a private or direct channel the caller is not a member of';
+const NOT_MEMBER = 'the caller is not a member of this public channel';
+const ARCHIVED = 'the channel is archived';
+const EMOJI_PARAM = {
+  name: 'emoji',
+  description: 'exactly one emoji, URL-encoded (%F0%9F%91%8D for 👍); anything else is a 400',
+  schema: { type: 'string' as const },
+};
+
 @ApiTags('messages')
-@ApiBearerAuth()
-@ApiNotFoundResponse({
-  description: 'no such channel or message, or a private channel the caller is not a member of',
-})
-@ApiForbiddenResponse({ description: 'not a member of this public channel, or the channel is archived' })
+@ApiIdParam('id', 'channel id')
 @Controller('api/v1/channels/:id/messages')
 export class MessagesController {
   constructor(private readonly messages: MessagesService) {}
 
   @Post()
+  @ApiOperation({
+    summary: 'Post a message (members)',
+    description:
+      'With a nonce, retries are safe: a repeat with the same nonce, content and parentId answers 200 and ' +
+      'the stored message, also when concurrent retries reach different replicas.',
+  })
   @ApiCreatedResponse({ type: MessageResponse })
   @ApiOkResponse({
     type: MessageResponse,
     description: 'a retry with a nonce already used: the stored message',
   })
-  @ApiUnprocessableEntityResponse({
-    description: 'idempotency_mismatch: the nonce was used for other content or parentId',
+  @ApiErrors({
+    400: 'validation_failed: content, nonce, parentId (a top-level message of this channel) or attachmentIds',
+    403: `${NOT_MEMBER}, or ${ARCHIVED}`,
+    404: NOT_FOUND,
+    422: 'idempotency_mismatch: the nonce was used for other content or parentId',
   })
   async post(
     @CurrentUser() me: AuthenticatedUser,
@@ -53,10 +63,17 @@ export class MessagesController {
   }
 
   @Get()
-  @ApiQuery({ name: 'before', required: false, description: 'message id: older messages, newest first' })
-  @ApiQuery({ name: 'after', required: false, description: 'message id: newer messages, oldest first' })
-  @ApiQuery({ name: 'limit', required: false, description: '1-100, default 50' })
+  @ApiOperation({
+    summary: 'History: newest first, or oldest first after a cursor (members)',
+    description: 'The whole timeline, thread replies included. Give before or after, not both.',
+  })
+  @ApiPageQuery(
+    ['before', 'after'],
+    'message id: older messages, newest first',
+    'message id: newer messages, oldest first',
+  )
   @ApiOkResponse({ type: [MessageResponse] })
+  @ApiErrors({ 403: NOT_MEMBER, 404: NOT_FOUND })
   async list(
     @CurrentUser() me: AuthenticatedUser,
     @Param('id') id: string,
@@ -67,7 +84,10 @@ export class MessagesController {
   }
 
   @Get(':mid')
+  @ApiOperation({ summary: 'One message (members)' })
+  @ApiIdParam('mid', 'message id')
   @ApiOkResponse({ type: MessageResponse })
+  @ApiErrors({ 403: NOT_MEMBER, 404: NOT_FOUND })
   async get(
     @CurrentUser() me: AuthenticatedUser,
     @Param('id') id: string,
@@ -77,7 +97,10 @@ export class MessagesController {
   }
 
   @Patch(':mid')
+  @ApiOperation({ summary: 'Edit a message (its author)' })
+  @ApiIdParam('mid', 'message id')
   @ApiOkResponse({ type: MessageResponse, description: 'author only' })
+  @ApiErrors({ 403: `not the author, ${NOT_MEMBER}, or ${ARCHIVED}`, 404: NOT_FOUND })
   async edit(
     @CurrentUser() me: AuthenticatedUser,
     @Param('id') id: string,
@@ -89,6 +112,12 @@ export class MessagesController {
 
   @Delete(':mid')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a message (author, channel owner or admin)' })
+  @ApiIdParam('mid', 'message id')
+  @ApiErrors({
+    403: `not the author, the channel owner or an admin, ${NOT_MEMBER}, or ${ARCHIVED}`,
+    404: NOT_FOUND,
+  })
   @ApiNoContentResponse({
     description: 'deleted for good (author, channel owner or server admin); a thread root takes its replies',
   })
@@ -101,9 +130,11 @@ export class MessagesController {
   }
 
   @Get(':mid/replies')
-  @ApiQuery({ name: 'after', required: false, description: 'message id: later replies' })
-  @ApiQuery({ name: 'limit', required: false, description: '1-100, default 50' })
+  @ApiOperation({ summary: 'A thread: the replies to a message, oldest first (members)' })
+  @ApiIdParam('mid', 'message id of the thread root')
+  @ApiPageQuery(['after'], 'message id: later replies')
   @ApiOkResponse({ type: [MessageResponse], description: 'thread replies, oldest first' })
+  @ApiErrors({ 403: NOT_MEMBER, 404: NOT_FOUND })
   async replies(
     @CurrentUser() me: AuthenticatedUser,
     @Param('id') id: string,
@@ -116,8 +147,15 @@ export class MessagesController {
 
   @Put(':mid/reactions/:emoji/@me')
   @HttpCode(204)
-  @ApiParam({ name: 'emoji', description: 'one Unicode emoji, URL-encoded' })
+  @ApiOperation({ summary: 'React to a message with an emoji (members)' })
+  @ApiIdParam('mid', 'message id')
+  @ApiParam(EMOJI_PARAM)
   @ApiNoContentResponse({ description: 'reacted (idempotent)' })
+  @ApiErrors({
+    400: 'the emoji is not exactly one emoji (field emoji)',
+    403: `${NOT_MEMBER}, or ${ARCHIVED}`,
+    404: NOT_FOUND,
+  })
   async react(
     @CurrentUser() me: AuthenticatedUser,
     @Param('id') id: string,
@@ -129,8 +167,15 @@ export class MessagesController {
 
   @Delete(':mid/reactions/:emoji/@me')
   @HttpCode(204)
-  @ApiParam({ name: 'emoji', description: 'one Unicode emoji, URL-encoded' })
+  @ApiOperation({ summary: 'Remove the caller’s reaction (members)' })
+  @ApiIdParam('mid', 'message id')
+  @ApiParam(EMOJI_PARAM)
   @ApiNoContentResponse({ description: 'reaction removed (idempotent)' })
+  @ApiErrors({
+    400: 'the emoji is not exactly one emoji (field emoji)',
+    403: `${NOT_MEMBER}, or ${ARCHIVED}`,
+    404: NOT_FOUND,
+  })
   async unreact(
     @CurrentUser() me: AuthenticatedUser,
     @Param('id') id: string,
@@ -143,12 +188,12 @@ export class MessagesController {
 
 /** The caller's channels with their unread state; lives here because it counts messages. */
 @ApiTags('channels')
-@ApiBearerAuth()
 @Controller('api/v1/channels')
 export class ReadStateController {
   constructor(private readonly messages: MessagesService) {}
 
   @Get()
+  @ApiOperation({ summary: 'The caller’s channels with unreadCount and lastMessageId' })
   @ApiOkResponse({
     type: [MyChannelResponse],
     description: 'the channels the caller is a member of, archived ones included',
@@ -159,7 +204,14 @@ export class ReadStateController {
 
   @Put(':id/read')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Set the caller’s read marker (may move backwards: mark unread)' })
+  @ApiIdParam('id', 'channel id')
   @ApiNoContentResponse({ description: 'read marker set; drives unreadCount' })
+  @ApiErrors({
+    400: 'messageId is not a message of this channel (field messageId)',
+    403: NOT_MEMBER,
+    404: NOT_FOUND,
+  })
   async markRead(
     @CurrentUser() me: AuthenticatedUser,
     @Param('id') id: string,

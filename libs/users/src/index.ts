@@ -5,7 +5,10 @@ export * from './entities/user.entity';
 export * from './users.errors';
 export * from './users.module';
 export * from './users.service';
+export * from './accounts';
+export * from './invites';
 
 import { AuthToken } from './entities/auth-token.entity';
+import { Invite } from './entities/invite.entity';
 import { User } from './entities/user.entity';
-export const USERS_ENTITIES = [User, AuthToken];
+export const USERS_ENTITIES = [User, AuthToken, Invite];

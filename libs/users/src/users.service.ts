@@ -1,19 +1,16 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import * as argon2 from 'argon2';
 import { DataSource, EntityManager } from 'typeorm';
-import { BUS, BusPort, Db, isSnowflake, newSecret, sha256 } from '@cariosan/core';
+import { AppConfig, BUS, BusPort, Db, isSnowflake, newSecret, sha256 } from '@cariosan/core';
+import { ARGON2_OPTIONS, hashPassword, insertUser, lockAccountsAndCheckEmpty } from './accounts';
 import { AuthToken } from './entities/auth-token.entity';
 import { User } from './entities/user.entity';
+import { recordInviteUser } from './invites';
+import { admitRegistration, assertRegistrationOpen } from './registration';
 import { UsersError, UsersErrorCode } from './users.errors';
 import type { UserResponse } from './dto/user.response';
 import { TokenCache } from './token-cache';
-
-/** OWASP's Argon2id baseline: 19 MiB, 2 passes, 1 lane. */
-const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
-
-/** Serialises registrations just long enough to make exactly one first user the admin. */
-const FIRST_USER_LOCK = '7204817310985234';
 
 /** Bus topic on which revoked tokens are announced (the gateway closes their sessions). */
 export const TOKEN_REVOKED_TOPIC = 'auth.token-revoked';
@@ -44,7 +41,7 @@ export function toUserView(u: User): UserResponse {
 }
 
 @Injectable()
-export class UsersService {
+export class UsersService implements OnApplicationBootstrap {
   private readonly logger = new Logger('UsersService');
   /** Verified against when the username is unknown, so both failures cost the same time. */
   private readonly dummyHash = argon2.hash('not-a-real-password', ARGON2_OPTIONS);
@@ -54,29 +51,46 @@ export class UsersService {
     private readonly db: Db,
     @Inject(BUS) private readonly bus: BusPort,
     private readonly tokens: TokenCache,
+    private readonly config: AppConfig,
   ) {}
+
+  /** Says so at boot when whoever registers first will own the server. */
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.config.registration === 'closed' || this.config.adminUsername) return;
+    // Advice only: with migrations pending (CARIOS_MIGRATE_ON_BOOT=false) there is no table to ask yet.
+    const any = await this.dataSource
+      .query<[{ any: boolean }]>('SELECT EXISTS (SELECT 1 FROM users WHERE NOT is_bot) AS any')
+      .then(
+        ([row]) => row.any,
+        () => true,
+      );
+    if (!any) {
+      this.logger.warn(
+        'no account exists yet: the first one registered becomes the server admin. Set CARIOS_ADMIN_USERNAME, ' +
+          'or CARIOS_REGISTRATION=invite|closed and create the admin with the admin command (see docs/operations.md)',
+      );
+    }
+  }
 
   async register(
     username: string,
     password: string,
     displayName?: string,
+    inviteCode?: string,
   ): Promise<{ user: User; token: string }> {
-    const passwordHash = await argon2.hash(password, ARGON2_OPTIONS);
+    assertRegistrationOpen(this.config);
+    const passwordHash = await hashPassword(password);
     return this.dataSource.transaction(async (em) => {
-      await em.query('SELECT pg_advisory_xact_lock($1)', [FIRST_USER_LOCK]);
-      const [{ any }] = await em.query<[{ any: boolean }]>(
-        'SELECT EXISTS (SELECT 1 FROM users WHERE NOT is_bot) AS any',
-      );
-      const inserted = await em
-        .createQueryBuilder()
-        .insert()
-        .into(User)
-        .values({ username, displayName: displayName ?? username, passwordHash, isAdmin: !any })
-        .orIgnore()
-        .returning(['id'])
-        .execute();
-      if (inserted.raw.length === 0) throw new UsersError(UsersErrorCode.UsernameTaken);
-      const user = await em.findOneByOrFail(User, { id: (inserted.raw[0] as { id: string }).id });
+      const firstUser = await lockAccountsAndCheckEmpty(em);
+      const invite = await admitRegistration(em, this.config, { username, inviteCode, firstUser });
+      const user = await insertUser(em, {
+        username,
+        displayName: displayName ?? username,
+        passwordHash,
+        isAdmin: firstUser,
+      });
+      if (!user) throw new UsersError(UsersErrorCode.UsernameTaken);
+      if (invite) await recordInviteUser(em, invite, user.id);
       const token = await this.issueToken(em, user.id);
       return { user, token };
     });

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsString, Matches } from 'class-validator';
-import { CodePointLength, NormalizeText, OptionalNotNull } from '@cariosan/core';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsString } from 'class-validator';
+import { CodePointLength, IsSnowflake, NormalizeText, OptionalNotNull } from '@cariosan/core';
 import type { ChannelKind, ChannelView, UserView } from '@cariosan/core';
 
 export class CreateChannelDto {
@@ -50,7 +50,7 @@ export class CreateDmDto {
   @ArrayMinSize(1)
   @ArrayMaxSize(9)
   @IsString({ each: true })
-  @Matches(/^\d{1,19}$/, { each: true, message: 'each of userIds must be a user id' })
+  @IsSnowflake({ each: true, message: 'each of userIds must be a user id' })
   userIds: string[];
 }
 

@@ -1,4 +1,11 @@
-import { AppConfig, ConfigError, loadConfig, parseDuration, parseDurationList } from './app-config';
+import {
+  AppConfig,
+  ConfigError,
+  loadConfig,
+  parseDuration,
+  parseDurationList,
+  parseOrigins,
+} from './app-config';
 
 function configError(env: Record<string, string>): ConfigError {
   try {
@@ -16,7 +23,7 @@ describe('loadConfig', () => {
     expect(c).toBeInstanceOf(AppConfig);
     expect(c).toMatchObject({
       port: 8080,
-      host: '0.0.0.0',
+      host: '127.0.0.1',
       databaseUrl: undefined,
       redisUrl: undefined,
       redisPrefix: 'cariosan:',
@@ -33,6 +40,8 @@ describe('loadConfig', () => {
       rateLimit: { perWindow: 600, loginPerWindow: 10, windowSeconds: 60 },
       shutdownTimeoutMs: 10_000,
       bodyLimitBytes: 262_144,
+      registration: 'open',
+      adminUsername: undefined,
     });
     expect(c.secrets).toEqual([]);
   });
@@ -71,6 +80,8 @@ describe('loadConfig', () => {
       CARIOS_S3_SECRET_KEY: 'minio-secret',
       CARIOS_S3_BUCKET: 'chat-files',
       CARIOS_S3_REGION: 'eu-west-1',
+      CARIOS_REGISTRATION: 'Invite',
+      CARIOS_ADMIN_USERNAME: 'Root.Admin',
     });
     expect(c).toMatchObject({
       port: 9090,
@@ -89,6 +100,8 @@ describe('loadConfig', () => {
       allowedOrigins: ['https://chat.example.com', 'http://localhost:3000'],
       rateLimit: { perWindow: 100, loginPerWindow: 5, windowSeconds: 30 },
       shutdownTimeoutMs: 5000,
+      registration: 'invite',
+      adminUsername: 'root.admin',
       s3: {
         endpoint: 'http://minio:9000',
         publicEndpoint: 'https://files.example.com',
@@ -129,11 +142,18 @@ describe('loadConfig', () => {
     ['CARIOS_MIGRATE_ON_BOOT', '2'],
     ['CARIOS_LOG_LEVEL', 'verbose'],
     ['CARIOS_ALLOWED_ORIGINS', 'chat.example.com'],
+    ['CARIOS_ALLOWED_ORIGINS', 'https://chat.example.com/app'],
+    ['CARIOS_ALLOWED_ORIGINS', 'https://chat.example.com?x=1'],
+    ['CARIOS_ALLOWED_ORIGINS', 'ws://chat.example.com'],
+    ['CARIOS_ALLOWED_ORIGINS', 'https://user:pw@chat.example.com'],
     ['CARIOS_RATE_LIMIT_REQUESTS', '0'],
     ['CARIOS_RATE_LIMIT_WINDOW_SECONDS', '86401'],
     ['CARIOS_SHUTDOWN_TIMEOUT_MS', '1e4'],
     ['CARIOS_S3_ENDPOINT', 'ftp://files'],
     ['CARIOS_S3_REGION', 'EU West'],
+    ['CARIOS_REGISTRATION', 'public'],
+    ['CARIOS_ADMIN_USERNAME', 'a'],
+    ['CARIOS_ADMIN_USERNAME', 'ada lovelace'],
   ])('refuses %s=%p and names it', (variable, value) => {
     const err = configError({ [variable]: value });
     expect(err.variable).toBe(variable);
@@ -156,6 +176,31 @@ describe('loadConfig', () => {
     expect(err.message).not.toContain('Hunter2Secret');
     const bad = configError({ CARIOS_S3_BUCKET: 'chat-files', CARIOS_S3_SECRET_KEY: 'never-shown' });
     expect(bad.message).not.toContain('never-shown');
+  });
+});
+
+describe('origins', () => {
+  it.each([
+    ['https://chat.example.com/', 'https://chat.example.com'],
+    ['https://Chat.Example.COM', 'https://chat.example.com'],
+    ['HTTPS://chat.example.com:443/', 'https://chat.example.com'],
+    ['http://localhost:3000/', 'http://localhost:3000'],
+    ['http://[::1]:8080', 'http://[::1]:8080'],
+  ])('normalises %p to the Origin a browser sends (%p)', (raw, origin) => {
+    expect(parseOrigins('X', raw)).toEqual([origin]);
+  });
+
+  it('keeps the order, drops blanks and duplicates', () => {
+    expect(parseOrigins('X', ' https://b.example, ,https://a.example/,https://B.example ')).toEqual([
+      'https://b.example',
+      'https://a.example',
+    ]);
+    expect(parseOrigins('X', undefined)).toEqual([]);
+  });
+
+  it('matches a browser Origin when configured with a trailing slash', () => {
+    const c = loadConfig({ CARIOS_ALLOWED_ORIGINS: 'https://chat.example.com/' });
+    expect(c.allowedOrigins.includes('https://chat.example.com')).toBe(true);
   });
 });
 

@@ -30,9 +30,17 @@ export interface RateLimitConfig {
   windowSeconds: number;
 }
 
+export type RegistrationMode = 'open' | 'invite' | 'closed';
+
+export const REGISTRATION_MODES: readonly RegistrationMode[] = ['open', 'invite', 'closed'];
+
+/** Usernames: 2-32 characters of a-z, 0-9, `_`, `.`, `-` (the contract's rule). */
+export const USERNAME_PATTERN = /^[a-z0-9_.-]{2,32}$/;
+
 export class AppConfig {
   port = 8080;
-  host = '0.0.0.0';
+  /** Loopback by default: a fresh server is not reachable from the network until asked to be. */
+  host = '127.0.0.1';
   databaseUrl: string | undefined = undefined;
   /** Connections each replica keeps to Postgres at most. */
   databasePoolSize = 20;
@@ -72,6 +80,10 @@ export class AppConfig {
   gatewayIdentifyTimeoutMs = 10_000;
   /** How long a disconnected gateway session stays resumable (the contract asks for >= 2 min). */
   gatewayResumeWindowMs = 120_000;
+  /** Who may create an account over HTTP: anyone, holders of an invite code, or nobody. */
+  registration: RegistrationMode = 'open';
+  /** When set, only this username may register first (and so become the admin) on an empty server. */
+  adminUsername: string | undefined = undefined;
 
   get secrets(): string[] {
     const out: string[] = [];
@@ -150,6 +162,36 @@ export function parseDurationList(name: string, raw: string): number[] {
   return parts.map((p) => parseDuration(name, p));
 }
 
+/**
+ * A comma-separated list of browser origins, each normalised to what a browser sends in `Origin`
+ * (`https://Chat.Example.com:443/` becomes `https://chat.example.com`), so an entry written with a
+ * trailing slash, upper case or the default port still matches instead of being silently refused.
+ */
+export function parseOrigins(name: string, raw: string | undefined): string[] {
+  if (!raw) return [];
+  const out: string[] = [];
+  for (const entry of raw.split(',').map((o) => o.trim())) {
+    if (!entry) continue;
+    let u: URL | undefined;
+    try {
+      u = new URL(entry);
+    } catch {
+      u = undefined;
+    }
+    const onlyOrigin = u && u.pathname === '/' && !u.search && !u.hash && !u.username && !u.password;
+    if (
+      !u ||
+      !['http:', 'https:'].includes(u.protocol) ||
+      !onlyOrigin ||
+      !/^[a-z]+:\/\/[^/]+\/?$/i.test(entry)
+    ) {
+      throw new ConfigError(name, `entries must look like https://chat.example.com, got "${entry}"`);
+    }
+    if (!out.includes(u.origin)) out.push(u.origin);
+  }
+  return out;
+}
+
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export function loadConfig(env: Env): AppConfig {
@@ -195,21 +237,7 @@ export function loadConfig(env: Env): AppConfig {
     c.logLevel = level as LogLevel;
   }
 
-  const origins = str(env, 'CARIOS_ALLOWED_ORIGINS');
-  if (origins) {
-    c.allowedOrigins = origins
-      .split(',')
-      .map((o) => o.trim())
-      .filter(Boolean);
-    for (const o of c.allowedOrigins) {
-      if (!/^https?:\/\/[^/\s]+$/.test(o)) {
-        throw new ConfigError(
-          'CARIOS_ALLOWED_ORIGINS',
-          `entries must look like https://chat.example.com, got "${o}"`,
-        );
-      }
-    }
-  }
+  c.allowedOrigins = parseOrigins('CARIOS_ALLOWED_ORIGINS', str(env, 'CARIOS_ALLOWED_ORIGINS'));
 
   c.rateLimit = {
     perWindow: int(env, 'CARIOS_RATE_LIMIT_REQUESTS', c.rateLimit.perWindow, 1, 1_000_000),
@@ -232,6 +260,25 @@ export function loadConfig(env: Env): AppConfig {
     120_000,
     86_400_000,
   );
+
+  const registration = str(env, 'CARIOS_REGISTRATION')?.toLowerCase();
+  if (registration !== undefined) {
+    if (!REGISTRATION_MODES.includes(registration as RegistrationMode)) {
+      throw new ConfigError(
+        'CARIOS_REGISTRATION',
+        `must be one of ${REGISTRATION_MODES.join(', ')}, got "${registration}"`,
+      );
+    }
+    c.registration = registration as RegistrationMode;
+  }
+  const adminUsername = str(env, 'CARIOS_ADMIN_USERNAME')?.toLowerCase();
+  if (adminUsername !== undefined && !USERNAME_PATTERN.test(adminUsername)) {
+    throw new ConfigError(
+      'CARIOS_ADMIN_USERNAME',
+      `must be a username (2-32 characters of a-z, 0-9, _, . or -), got "${adminUsername}"`,
+    );
+  }
+  c.adminUsername = adminUsername;
 
   const endpoint = url(env, 'CARIOS_S3_ENDPOINT', ['http:', 'https:']);
   const bucket = str(env, 'CARIOS_S3_BUCKET');

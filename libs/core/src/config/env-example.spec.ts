@@ -13,6 +13,13 @@ describe('.env.example', () => {
     expect(documented).toEqual(read);
   });
 
+  it('is documented in docs/api.md, every variable and no other', () => {
+    const read = names(readFileSync(join(__dirname, 'app-config.ts'), 'utf8'), /'(CARIOS_[A-Z0-9_]+)'/g);
+    const md = readFileSync(join(ROOT, 'docs/api.md'), 'utf8');
+    const section = md.slice(md.indexOf('\n## Configuration'));
+    expect(names(section, /`(CARIOS_[A-Z0-9_]+)`/g)).toEqual(read);
+  });
+
   it('passes every server variable through docker-compose.yml', () => {
     const read = names(readFileSync(join(__dirname, 'app-config.ts'), 'utf8'), /'(CARIOS_[A-Z0-9_]+)'/g);
     const compose = names(

@@ -1,5 +1,28 @@
 import { EventEmitter } from 'node:events';
 import type { PGlite } from '@electric-sql/pglite';
+import { cpSync, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { lockDataDir } from './data-dir-lock';
+
+/** An initialised empty database made by the build (scripts/pglite-template.js), beside the compiled code. */
+const TEMPLATE = resolve(__dirname, '../../../../pglite-template');
+
+/**
+ * Fills an empty data directory from the build's template instead of letting PGlite run initdb,
+ * which peaks at several hundred MB (a second WebAssembly instance plus a copy of the first one's
+ * heap). Copied beside it and renamed, so a crash mid-copy leaves no half database behind.
+ */
+function seedFromTemplate(dataDir: string): void {
+  // Only into a folder that is absent or empty: anything else is left to PGlite to judge.
+  if (existsSync(dataDir) && readdirSync(dataDir).length > 0) return;
+  if (!existsSync(join(TEMPLATE, 'PG_VERSION'))) return;
+  const tmp = `${dataDir}.seed-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  cpSync(TEMPLATE, tmp, { recursive: true });
+  rmSync(dataDir, { recursive: true, force: true });
+  renameSync(tmp, dataDir);
+}
 
 type Callback<T> = (err: unknown, value: T | null) => void;
 
@@ -19,21 +42,30 @@ interface PgStyleResult {
  */
 export function pgliteDriver(dataDir: string | undefined) {
   let db: Promise<PGlite> | undefined;
-  // Loaded on first use: a server on real Postgres never pays for PGlite's code in memory.
-  const open = () =>
-    (db ??= import('@electric-sql/pglite').then(({ PGlite, types }) =>
-      PGlite.create({
-        dataDir,
-        // Postgres' default 128 MB of shared buffers is most of an idle embedded server's memory;
-        // the embedded default serves small teams, and the OS page cache still holds the files.
-        postgresqlconf: ['shared_buffers = 16MB'],
-        // Snowflake ids need all 64 bits: keep int8 as a decimal string, as node-postgres does.
-        parsers: { [types.INT8]: (v: string) => v },
-        serializers: {
-          [types.BOOL]: (v: unknown) => (v === true || v === 'true' || v === 1 ? 'true' : 'false'),
-        },
-      }),
-    ));
+  let unlock: (() => void) | undefined;
+  const create = async () => {
+    // The entry points switch compilers before anything loads; this covers the others (tests, scripts)
+    // on Node versions that still take the flag at run time.
+    if (!process.execArgv.includes('--liftoff-only')) setFlagsFromString('--liftoff-only');
+    if (dataDir) {
+      unlock = lockDataDir(`${dataDir}.lock`, `the embedded database in ${dataDir}`);
+      seedFromTemplate(dataDir);
+    }
+    // Loaded on first use: a server on real Postgres never pays for PGlite's code in memory.
+    const { PGlite, types } = await import('@electric-sql/pglite');
+    return PGlite.create({
+      dataDir,
+      // Postgres' default 128 MB of shared buffers is most of an idle embedded server's memory;
+      // the embedded default serves small teams, and the OS page cache still holds the files.
+      postgresqlconf: ['shared_buffers = 16MB'],
+      // Snowflake ids need all 64 bits: keep int8 as a decimal string, as node-postgres does.
+      parsers: { [types.INT8]: (v: string) => v },
+      serializers: {
+        [types.BOOL]: (v: unknown) => (v === true || v === 'true' || v === 1 ? 'true' : 'false'),
+      },
+    });
+  };
+  const open = () => (db ??= create());
 
   class Client extends EventEmitter {
     async query(sql: string, params?: unknown[] | Callback<PgStyleResult>, cb?: Callback<PgStyleResult>) {
@@ -122,10 +154,12 @@ export function pgliteDriver(dataDir: string | undefined) {
 
     end(cb: (err: unknown) => void): void {
       if (!db) return cb(null);
-      db.then((pg) => pg.close()).then(
-        () => cb(null),
-        (err: unknown) => cb(err),
-      );
+      db.then((pg) => pg.close())
+        .finally(() => unlock?.())
+        .then(
+          () => cb(null),
+          (err: unknown) => cb(err),
+        );
     }
   }
 

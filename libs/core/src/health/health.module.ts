@@ -1,5 +1,12 @@
 import { Controller, Get, Global, Inject, Module, OnModuleInit } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { buildInfo } from '../build/build-info';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type Redis from 'ioredis';
@@ -20,8 +27,34 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+class LivenessResponse {
+  @ApiProperty({ enum: ['ok'] }) status: 'ok';
+  @ApiProperty({ example: '0.2.0', description: 'the running release (package.json version)' })
+  version: string;
+  @ApiProperty({ example: '1a2b3c4d5e6f', description: 'the git commit it was built from, or unknown' })
+  commit: string;
+}
+
+const CHECKS = {
+  type: 'object' as const,
+  additionalProperties: { type: 'object', properties: { status: { type: 'string', enum: ['up'] } } },
+};
+
+/** Terminus' answer: each check (database, schema, redis when configured) with its status. */
+class ReadinessResponse {
+  @ApiProperty({ enum: ['ok'] }) status: 'ok';
+  @ApiProperty({ ...CHECKS, description: 'one entry per check: database, schema, redis (when configured)' })
+  info: Record<string, { status: 'up' }>;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'empty when ready' })
+  error: Record<string, never>;
+  @ApiProperty({ ...CHECKS, description: 'the same checks as info' }) details: Record<
+    string,
+    { status: 'up' }
+  >;
+}
+
 @Public()
-@ApiExcludeController()
+@ApiTags('operations')
 @Controller()
 class HealthController implements OnModuleInit {
   constructor(
@@ -55,12 +88,23 @@ class HealthController implements OnModuleInit {
 
   /** Liveness: the process runs and its event loop turns. */
   @Get('healthz')
-  liveness(): { status: 'ok' } {
-    return { status: 'ok' };
+  @ApiOperation({ summary: 'Liveness: 200 while the process runs (no dependency is checked)' })
+  @ApiOkResponse({ type: LivenessResponse })
+  liveness(): LivenessResponse {
+    const { version, commit } = buildInfo();
+    return { status: 'ok', version, commit };
   }
 
   /** Readiness: every dependency answers and the node is not draining. */
   @Get('readyz')
+  @ApiOperation({
+    summary: 'Readiness: 200 when Postgres, the schema and Redis (when configured) answer',
+    description: 'Take the replica out of rotation on 503; it answers 503 from the moment SIGTERM arrives.',
+  })
+  @ApiOkResponse({ type: ReadinessResponse })
+  @ApiServiceUnavailableResponse({
+    description: 'unavailable: not ready; details name each check ({check, status, message}) or shutdown',
+  })
   @HealthCheck({ swaggerDocumentation: false })
   async readiness_(): Promise<unknown> {
     if (this.shutdown.isDraining) {

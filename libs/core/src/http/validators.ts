@@ -1,5 +1,6 @@
 import { Transform } from 'class-transformer';
 import { registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
+import { isSnowflake } from '../ids/ids';
 
 /** Length in Unicode code points, as the contract counts it (not UTF-16 units). */
 export function codePoints(value: string): number {
@@ -37,4 +38,20 @@ export function NormalizeText(opts: { trim?: boolean } = {}): PropertyDecorator 
  */
 export function OptionalNotNull(): PropertyDecorator {
   return ValidateIf((_object: object, value: unknown) => value !== undefined);
+}
+
+/**
+ * An id in a body: a decimal Snowflake that fits a Postgres bigint. A bare `/^\d{1,19}$/` lets
+ * `9999999999999999999` through to the database, which refuses it as out of range (a 500).
+ * With `{ each: true }` it checks every entry of an array.
+ */
+export function IsSnowflake(options?: ValidationOptions): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) =>
+    registerDecorator({
+      name: 'isSnowflake',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      options: { message: `$property must be an id (a decimal string of at most 19 digits)`, ...options },
+      validator: { validate: (value: unknown) => typeof value === 'string' && isSnowflake(value) },
+    });
 }

@@ -8,7 +8,7 @@ import {
   Module,
   NestMiddleware,
 } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { MetricsService } from './metrics.service';
 import { Public } from '../auth/public.decorator';
@@ -29,12 +29,19 @@ class HttpMetricsMiddleware implements NestMiddleware {
 }
 
 @Public()
-@ApiExcludeController()
+@ApiTags('operations')
 @Controller()
 class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
 
   @Get('metrics')
+  @ApiOperation({
+    summary: 'Prometheus metrics of this replica',
+    description:
+      'HTTP requests, gateway connections, fanout latency, rate-limit rejections, build info, Node runtime.',
+  })
+  @ApiProduces('text/plain')
+  @ApiOkResponse({ description: 'Prometheus text exposition format 0.0.4', schema: { type: 'string' } })
   @Header('Cache-Control', 'no-store')
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   async scrape(): Promise<string> {

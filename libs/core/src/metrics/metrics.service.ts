@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { buildInfo } from '../build/build-info';
 
 /** One Prometheus registry per process; domains add their own series through it. */
 @Injectable()
@@ -16,6 +17,14 @@ export class MetricsService {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // Constant 1 with the release as labels: dashboards join on it, alerts spot mixed versions in a rollout.
+    const { version, commit, node } = buildInfo();
+    new Gauge({
+      name: 'cariosan_build_info',
+      help: 'The running release: version, commit and Node.js version as labels, value 1',
+      labelNames: ['version', 'commit', 'node'],
+      registers: [this.registry],
+    }).set({ version, commit, node }, 1);
   }
 
   counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {

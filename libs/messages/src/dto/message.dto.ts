@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsArray, IsString, Matches } from 'class-validator';
-import { CodePointLength, NormalizeText, OptionalNotNull } from '@cariosan/core';
+import { IsArray, IsString } from 'class-validator';
+import { CodePointLength, IsSnowflake, NormalizeText, OptionalNotNull } from '@cariosan/core';
 import type { AttachmentView, MessageView } from '@cariosan/core';
 
 export class PostMessageDto {
@@ -28,7 +28,7 @@ export class PostMessageDto {
   @ApiPropertyOptional({ description: 'thread root: a top-level message of the same channel' })
   @OptionalNotNull()
   @IsString()
-  @Matches(/^\d{1,19}$/, { message: 'parentId must be a message id' })
+  @IsSnowflake({ message: 'parentId must be a message id' })
   parentId?: string;
 
   @ApiPropertyOptional({
@@ -52,7 +52,7 @@ export class EditMessageDto {
 export class ReadMarkerDto {
   @ApiProperty({ description: 'the newest message the caller has read' })
   @IsString()
-  @Matches(/^\d{1,19}$/, { message: 'messageId must be a message id' })
+  @IsSnowflake({ message: 'messageId must be a message id' })
   messageId: string;
 }
 

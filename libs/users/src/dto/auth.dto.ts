@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { CodePointLength, NormalizeText, OptionalNotNull } from '@cariosan/core';
+import { CodePointLength, NormalizeText, OptionalNotNull, USERNAME_PATTERN } from '@cariosan/core';
 import { Transform } from 'class-transformer';
 import { IsString, Matches } from 'class-validator';
 
@@ -12,7 +12,7 @@ export class RegisterDto {
   @ApiProperty({ example: 'ada', description: '2-32 characters of a-z, 0-9, _ . -; stored lower-case' })
   @lowerCase
   @IsString()
-  @Matches(/^[a-z0-9_.-]{2,32}$/, { message: 'username must be 2-32 characters of a-z, 0-9, _, . or -' })
+  @Matches(USERNAME_PATTERN, { message: 'username must be 2-32 characters of a-z, 0-9, _, . or -' })
   username: string;
 
   @ApiProperty({ minLength: 8, maxLength: 256 })
@@ -26,6 +26,16 @@ export class RegisterDto {
   @IsString()
   @CodePointLength(1, 64)
   displayName?: string;
+
+  @ApiPropertyOptional({
+    example: 'inv_3q2x...',
+    description:
+      'required when the server runs with CARIOS_REGISTRATION=invite: a single-use code from an administrator',
+  })
+  @OptionalNotNull()
+  @IsString()
+  @CodePointLength(1, 128)
+  inviteCode?: string;
 }
 
 export class LoginDto {
