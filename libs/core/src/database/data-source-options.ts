@@ -20,7 +20,11 @@ export interface Schema {
 }
 
 /** Real Postgres when a URL is configured, embedded PGlite in the data directory otherwise. */
-export function dataSourceOptions(config: AppConfig, schema: Schema): DataSourceOptions {
+export function dataSourceOptions(
+  config: AppConfig,
+  schema: Schema,
+  opts: { reportSchemaSteps?: boolean } = {},
+): DataSourceOptions {
   const common = {
     type: 'postgres' as const,
     entities: schema.entities,
@@ -29,7 +33,7 @@ export function dataSourceOptions(config: AppConfig, schema: Schema): DataSource
     migrationsTransactionMode: 'each' as const,
     synchronize: false,
     migrationsRun: false,
-    logger: new TypeOrmLogger(),
+    logger: new TypeOrmLogger(opts.reportSchemaSteps),
   };
   if (config.databaseUrl) {
     return {

@@ -15,6 +15,9 @@ function statement(query: string): string {
 export class TypeOrmLogger implements Logger {
   private readonly logger = new NestLogger('TypeORM');
 
+  /** `reportSchemaSteps`: say which migration ran or was reverted (the migration CLI, for the operator). */
+  constructor(private readonly reportSchemaSteps = false) {}
+
   logQuery(): void {}
 
   logQueryError(error: string | Error, query: string, _parameters?: unknown[], _runner?: QueryRunner): void {
@@ -28,7 +31,10 @@ export class TypeOrmLogger implements Logger {
     this.logger.warn(`slow query (${time} ms): ${statement(query)}`);
   }
 
-  logSchemaBuild(): void {}
+  /** TypeORM reports each migration applied or reverted here. */
+  logSchemaBuild(message: string): void {
+    if (this.reportSchemaSteps) this.logger.log(message);
+  }
 
   /** DatabaseModule reports which migrations ran, once; TypeORM's own steps are noise. */
   logMigration(): void {}
