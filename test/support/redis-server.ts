@@ -1,8 +1,14 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { answers } from './env';
 
-/** This suite's own Redis ports (shared machines give each helper a range): 16400-16499. */
-const PORT_RANGE = { from: 16400, to: 16499 };
+/**
+ * This suite's own Redis ports: 16400-16499, or CARIOS_TEST_OWN_REDIS_PORTS=<from>-<to> so that
+ * several checkouts testing on one machine never pick the same port.
+ */
+const PORT_RANGE = ((spec = process.env.CARIOS_TEST_OWN_REDIS_PORTS) => {
+  const m = spec ? /^(\d+)-(\d+)$/.exec(spec) : null;
+  return m ? { from: Number(m[1]), to: Number(m[2]) } : { from: 16400, to: 16499 };
+})();
 
 export interface OwnRedis {
   port: number;
@@ -29,7 +35,11 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
  */
 export async function startOwnRedis(): Promise<OwnRedis> {
   let port = 0;
-  for (let p = PORT_RANGE.from + Math.floor(Math.random() * 50); p <= PORT_RANGE.to; p++) {
+  for (
+    let p = PORT_RANGE.from + Math.floor(Math.random() * Math.max(1, (PORT_RANGE.to - PORT_RANGE.from) / 2));
+    p <= PORT_RANGE.to;
+    p++
+  ) {
     if (!(await answers('127.0.0.1', p, 200))) {
       port = p;
       break;
