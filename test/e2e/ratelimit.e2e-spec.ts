@@ -4,6 +4,7 @@ import { startStack, TestStack } from '../support/server';
 
 const LIMITS = {
   CARIOS_RATE_LIMIT_REQUESTS: '8',
+  CARIOS_RATE_LIMIT_ANONYMOUS: '8',
   CARIOS_RATE_LIMIT_LOGIN: '3',
   CARIOS_RATE_LIMIT_WINDOW_SECONDS: '60',
 };
