@@ -18,9 +18,12 @@ export interface EdgeRateLimit {
 
 export const EDGE_RATE_LIMIT = Symbol('EDGE_RATE_LIMIT');
 
-/** Lower-cased path of a request with runs of slashes collapsed: what the router matches. */
+/**
+ * Lower-cased path of a request with runs of slashes collapsed: what the router matches (with the
+ * mount path of a middleware mounted on one put back in front).
+ */
 export function routedPath(req: Request): string {
-  return (req.path || '/').toLowerCase().replace(/\/{2,}/g, '/');
+  return `${req.baseUrl ?? ''}${req.path || '/'}`.toLowerCase().replace(/\/{2,}/g, '/');
 }
 
 /** Whether a request falls under the rate-limited REST API (`/api/v1`, any spelling). */
