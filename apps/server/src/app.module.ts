@@ -1,11 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { AppConfig, CoreModule } from '@cariosan/core';
 import { ChannelsModule } from '@cariosan/channels';
 import { GatewayModule } from '@cariosan/gateway';
 import { MessagesModule } from '@cariosan/messages';
 import { SCHEMA } from '@cariosan/migrations';
-import { RateLimitModule } from '@cariosan/ratelimit';
-import { UsersModule } from '@cariosan/users';
+import { RateLimitGuard, RateLimitModule } from '@cariosan/ratelimit';
+import { AuthGuard, UsersModule } from '@cariosan/users';
 
 @Module({})
 export class AppModule {
@@ -19,6 +20,11 @@ export class AppModule {
         ChannelsModule,
         MessagesModule,
         GatewayModule,
+      ],
+      providers: [
+        // In this order: a request is counted in its rate-limit buckets before its token is looked up.
+        { provide: APP_GUARD, useExisting: RateLimitGuard },
+        { provide: APP_GUARD, useExisting: AuthGuard },
       ],
     };
   }
