@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig, CoreModule } from '@cariosan/core';
+import { AttachmentsModule } from '@cariosan/attachments';
 import { ChannelsModule } from '@cariosan/channels';
 import { GatewayModule } from '@cariosan/gateway';
 import { MessagesModule } from '@cariosan/messages';
@@ -17,6 +18,7 @@ export class AppModule {
         UsersModule,
         RateLimitModule,
         ChannelsModule,
+        AttachmentsModule,
         MessagesModule,
         GatewayModule,
       ],

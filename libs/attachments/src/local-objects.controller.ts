@@ -1,0 +1,86 @@
+import { Controller, Get, Inject, Param, Put, Query, Req, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { pipeline } from 'node:stream/promises';
+import {
+  AppError,
+  type ErrorCode,
+  NotFoundError,
+  OBJECT_STORAGE,
+  type ObjectStoragePort,
+  Public,
+} from '@cariosan/core';
+import { LocalObjectError, LocalStorage } from './storage/local-storage';
+
+const CODES: Record<LocalObjectError['status'], ErrorCode> = {
+  400: 'validation_failed',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  411: 'validation_failed',
+  413: 'payload_too_large',
+};
+
+function toAppError(err: unknown): unknown {
+  return err instanceof LocalObjectError ? new AppError(CODES[err.status], err.message) : err;
+}
+
+/**
+ * The local-disk adapter's object URLs (no bucket configured): signed PUT uploads and GET
+ * downloads, outside /api/v1 because the signature in the URL is the credential, as with S3.
+ */
+@Public()
+@ApiExcludeController()
+@Controller('uploads/attachments')
+export class LocalObjectsController {
+  constructor(@Inject(OBJECT_STORAGE) private readonly storage: ObjectStoragePort) {}
+
+  private local(): LocalStorage {
+    if (!(this.storage instanceof LocalStorage)) throw new NotFoundError('object');
+    return this.storage;
+  }
+
+  @Put(':name')
+  async upload(
+    @Param('name') name: string,
+    @Query() query: Record<string, unknown>,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    try {
+      await this.local().receive(
+        `attachments/${name}`,
+        query,
+        { contentType: req.headers['content-type'], contentLength: req.headers['content-length'] },
+        req,
+      );
+    } catch (err) {
+      // The rest of a refused body is not read: close the connection once answered.
+      if (!req.complete) res.setHeader('Connection', 'close');
+      throw toAppError(err);
+    }
+    res.status(200).end();
+  }
+
+  @Get(':name')
+  async download(
+    @Param('name') name: string,
+    @Query() query: Record<string, unknown>,
+    @Res() res: Response,
+  ): Promise<void> {
+    let file: Awaited<ReturnType<LocalStorage['open']>>;
+    try {
+      file = await this.local().open(`attachments/${name}`, query);
+    } catch (err) {
+      throw toAppError(err);
+    }
+    res.status(200);
+    res.setHeader('Content-Type', file.contentType);
+    res.setHeader('Content-Length', String(file.size));
+    res.setHeader('Content-Disposition', file.disposition);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Content-Security-Policy', "sandbox; default-src 'none'");
+    res.setHeader('Cache-Control', 'private, max-age=300');
+    await pipeline(file.stream, res).catch(() => res.destroy());
+  }
+}
