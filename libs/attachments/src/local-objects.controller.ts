@@ -1,8 +1,9 @@
 import { Controller, Get, Inject, Param, Put, Query, Req, Res } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import {
+  ApiErrors,
   AppError,
   type ErrorCode,
   NotFoundError,
@@ -17,7 +18,6 @@ const CODES: Record<LocalObjectError['status'], ErrorCode> = {
   403: 'forbidden',
   404: 'not_found',
   409: 'conflict',
-  411: 'validation_failed',
   413: 'payload_too_large',
 };
 
@@ -29,8 +29,14 @@ function toAppError(err: unknown): unknown {
  * The local-disk adapter's object URLs (no bucket configured): signed PUT uploads and GET
  * downloads, outside /api/v1 because the signature in the URL is the credential, as with S3.
  */
+const NAME_PARAM = {
+  name: 'name',
+  description: 'the object key after attachments/ (32 hex digits)',
+  schema: { type: 'string' as const, pattern: '^[0-9a-f]{32}$' },
+};
+
 @Public()
-@ApiExcludeController()
+@ApiTags('attachments')
 @Controller('uploads/attachments')
 export class LocalObjectsController {
   constructor(@Inject(OBJECT_STORAGE) private readonly storage: ObjectStoragePort) {}
@@ -41,6 +47,21 @@ export class LocalObjectsController {
   }
 
   @Put(':name')
+  @ApiOperation({
+    summary: 'Local-disk adapter only (no bucket configured): the upload URL of a slot',
+    description:
+      'Take the whole URL from POST /api/v1/attachments; its query (expires, size, type, signature) is the ' +
+      'credential. The raw bytes, with the signed Content-Type and Content-Length.',
+  })
+  @ApiParam(NAME_PARAM)
+  @ApiOkResponse({ description: 'stored' })
+  @ApiErrors({
+    400: 'the body is shorter than the signed size, or no Content-Length',
+    403: 'bad or expired signature, or Content-Type / Content-Length other than signed',
+    404: 'S3 is configured: uploads go to the bucket',
+    409: 'this upload was already made',
+    413: 'the body is longer than the signed size',
+  })
   async upload(
     @Param('name') name: string,
     @Query() query: Record<string, unknown>,
@@ -63,6 +84,15 @@ export class LocalObjectsController {
   }
 
   @Get(':name')
+  @ApiOperation({
+    summary: 'Local-disk adapter only: an attachment download URL (the url of an attachment)',
+    description:
+      'Its query (expires, disposition, type, signature) is the credential; served with that type and disposition.',
+  })
+  @ApiParam(NAME_PARAM)
+  @ApiProduces('application/octet-stream')
+  @ApiOkResponse({ description: 'the bytes', schema: { type: 'string', format: 'binary' } })
+  @ApiErrors({ 403: 'bad or expired signature', 404: 'no such object (deleted), or S3 is configured' })
   async download(
     @Param('name') name: string,
     @Query() query: Record<string, unknown>,

@@ -25,7 +25,7 @@ interface Meta {
 /** Why a signed local request was refused; the controller turns it into the contract's shape. */
 export class LocalObjectError extends Error {
   constructor(
-    readonly status: 400 | 403 | 404 | 409 | 411 | 413,
+    readonly status: 400 | 403 | 404 | 409 | 413,
     message: string,
   ) {
     super(message);
@@ -128,7 +128,7 @@ export class LocalStorage implements ObjectStoragePort {
     this.verify(['PUT', key, size, type, expires], expires, signature);
     if (headers.contentType !== type)
       throw new LocalObjectError(403, 'Content-Type differs from the signed content type');
-    if (headers.contentLength === undefined) throw new LocalObjectError(411, 'Content-Length is required');
+    if (headers.contentLength === undefined) throw new LocalObjectError(400, 'Content-Length is required');
     if (headers.contentLength !== size)
       throw new LocalObjectError(403, 'Content-Length differs from the signed size');
     const target = this.file(key);

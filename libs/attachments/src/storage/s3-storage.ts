@@ -61,7 +61,12 @@ export class S3Storage implements ObjectStoragePort {
     this.client = new S3Client({
       ...base(config.endpoint),
       maxAttempts: 2,
-      requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
+      requestHandler: {
+        connectionTimeout: CONNECT_TIMEOUT_MS,
+        requestTimeout: REQUEST_TIMEOUT_MS,
+        // Without it a stalled request only logs a warning and waits on.
+        throwOnRequestTimeout: true,
+      },
     });
     this.signer = new S3Client(base(config.publicEndpoint));
   }
