@@ -164,7 +164,7 @@ export const POST_EPILOGUE = `
 `;
 
 /** post_messages as issue 7 made it (before attachments). */
-export const POST_MESSAGES_V1 = `
+const POST_MESSAGES_V1 = `
       CREATE FUNCTION post_messages(p_channels bigint[], p_authors bigint[], p_contents text[], p_nonces text[],
                                     p_parents bigint[], p_mentions text[], p_wait boolean)
       RETURNS TABLE (status text, message_id text, event_id text, event_seq bigint, event_created_at text, body text)

@@ -4,7 +4,6 @@ import {
   POST_DECLARE,
   postView,
   POST_EPILOGUE,
-  POST_MESSAGES_V1,
   POST_PRELUDE,
 } from './1764300000000-write-path';
 
@@ -75,7 +74,8 @@ ${POST_PRELUDE}          v_att_ids := coalesce(string_to_array(nullif(p_attachme
 ${POST_EPILOGUE}      END $$`;
 
 /**
- * Attachments (issue 9), expand only: older releases never read the new table or column.
+ * Attachments (issue 9), expand only: older releases never read the new table or column, and keep
+ * calling the 7-argument post_messages, which stays (messages they post have no attachments).
  * - `attachments`: one row per upload slot. `message_id` null and `attached_at` null: uploaded (or
  *   not yet) and not attached, deleted with its object after the grace period; `attached_at` set
  *   and `message_id` null: its message was deleted (ON DELETE SET NULL), the object goes at once.
@@ -107,9 +107,7 @@ export class Attachments1764500000000 implements MigrationInterface {
       `CREATE INDEX attachments_unattached_idx ON attachments (created_at) WHERE message_id IS NULL`,
     );
     await q.query(`ALTER TABLE messages ADD COLUMN attachments jsonb NOT NULL DEFAULT '[]'`);
-    await q.query(
-      `DROP FUNCTION post_messages(bigint[], bigint[], text[], text[], bigint[], text[], boolean)`,
-    );
+    // An overload beside the old one: replicas of the previous release keep posting during a rollout.
     await q.query(POST_MESSAGES_V2);
     for (const sql of messageReadFunctions('CREATE OR REPLACE', 'm.attachments::json')) await q.query(sql);
   }
@@ -119,7 +117,6 @@ export class Attachments1764500000000 implements MigrationInterface {
     await q.query(
       `DROP FUNCTION post_messages(bigint[], bigint[], text[], text[], bigint[], text[], text[], boolean)`,
     );
-    await q.query(POST_MESSAGES_V1);
     await q.query(`ALTER TABLE messages DROP COLUMN attachments`);
     await q.query(`DROP TABLE attachments`);
   }
