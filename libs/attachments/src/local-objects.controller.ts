@@ -41,8 +41,10 @@ const NAME_PARAM = {
 export class LocalObjectsController {
   constructor(@Inject(OBJECT_STORAGE) private readonly storage: ObjectStoragePort) {}
 
-  private local(): LocalStorage {
-    if (!(this.storage instanceof LocalStorage)) throw new NotFoundError('object');
+  /** The adapter, when it is the local one and the name can be an object's; else 404. */
+  private local(name: string): LocalStorage {
+    if (!(this.storage instanceof LocalStorage) || !/^[0-9a-f]{32}$/.test(name))
+      throw new NotFoundError('object');
     return this.storage;
   }
 
@@ -69,7 +71,7 @@ export class LocalObjectsController {
     @Res() res: Response,
   ): Promise<void> {
     try {
-      await this.local().receive(
+      await this.local(name).receive(
         `attachments/${name}`,
         query,
         { contentType: req.headers['content-type'], contentLength: req.headers['content-length'] },
@@ -100,7 +102,7 @@ export class LocalObjectsController {
   ): Promise<void> {
     let file: Awaited<ReturnType<LocalStorage['open']>>;
     try {
-      file = await this.local().open(`attachments/${name}`, query);
+      file = await this.local(name).open(`attachments/${name}`, query);
     } catch (err) {
       throw toAppError(err);
     }
