@@ -6,14 +6,14 @@ const EPOCH_MS = 1767225600000;
 const OUTBOX_MAINTENANCE_LOCK = 7204817310985236;
 
 /** ISO-8601 UTC with milliseconds, exactly as `Date.prototype.toISOString` prints it (to_char truncates, as JS does). */
-const iso = (ts: string) => `to_char(${ts} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+export const iso = (ts: string) => `to_char(${ts} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
  * The message view of the API (MessageView in libs/core/src/events/domain-events.ts), built by
  * Postgres so that the server passes the text through: row_to_json of the composite type
  * `message_view`, whose attributes are the contract's keys in order (compact JSON).
  */
-const messageView = (f: {
+export const messageView = (f: {
   id: string;
   channelId: string;
   authorId: string;
@@ -26,10 +26,12 @@ const messageView = (f: {
   reactions: string;
   createdAt: string;
   editedAt: string;
+  /** A json array of the message's attachments (later migrations: the messages.attachments column). */
+  attachments?: string;
 }) => `row_to_json(ROW(
   ${f.id}::text, ${f.channelId}::text,
   ROW(${f.authorId}::text, ${f.username}, ${f.displayName})::message_view_author,
-  ${f.content}, ${f.nonce}, ${f.parentId}::text, '[]'::json, ${f.mentions}::text[], ${f.reactions},
+  ${f.content}, ${f.nonce}, ${f.parentId}::text, ${f.attachments ?? `'[]'::json`}, ${f.mentions}::text[], ${f.reactions},
   ${iso(f.createdAt)}, ${iso(f.editedAt)})::message_view)`;
 
 /**
@@ -38,7 +40,7 @@ const messageView = (f: {
  * pass over the page's messages (with `me` for the viewer; null: false, as in events), not by a
  * subquery per message.
  */
-const viewsJson = (pageSql: string, viewer: string, order: string) => `
+export const viewsJson = (pageSql: string, viewer: string, order: string, attachments?: string) => `
   WITH page AS (${pageSql}),
   rx AS (
     SELECT x.message_id,
@@ -61,8 +63,200 @@ const viewsJson = (pageSql: string, viewer: string, order: string) => `
     reactions: `coalesce(rx.reactions, '{}'::message_view_reaction[])`,
     createdAt: 'm.created_at',
     editedAt: 'm.edited_at',
+    attachments,
   })} ORDER BY ${order}), '[]'::json)::text
     FROM page m JOIN users u ON u.id = m.author_id LEFT JOIN rx ON rx.message_id = m.id`;
+
+/** The variables post_messages declares (later versions add their own after these). */
+export const POST_DECLARE = `
+        v_ids bigint[];
+        v_kinds text[];
+        v_archived boolean[];
+        v_seqs bigint[];
+        v_first_seqs bigint[];
+        v_channel bigint;
+        k int;
+        v_username text;
+        v_display text;
+        v_member boolean;
+        v_prior record;
+        v_grandparent bigint;
+        v_mentions bigint[];
+        v_id bigint;
+        v_at timestamptz;
+        v_view json;
+        v_event record;
+`;
+
+/** The view of the message a post just inserted (see the variables of post_messages). */
+export const postView = (attachments?: string) =>
+  messageView({
+    id: 'v_id',
+    channelId: 'v_channel',
+    authorId: 'p_authors[i]',
+    username: 'v_username',
+    displayName: 'v_display',
+    content: 'p_contents[i]',
+    nonce: 'p_nonces[i]',
+    parentId: 'p_parents[i]',
+    mentions: 'v_mentions',
+    reactions: `'{}'::message_view_reaction[]`,
+    createdAt: 'v_at',
+    editedAt: 'NULL::timestamptz',
+    attachments,
+  });
+
+/**
+ * The start of post_messages' body: locks the posts' channels (skipping locked ones unless p_wait),
+ * then, per post, answers busy / not_found / forbidden until the author is a member.
+ */
+export const POST_PRELUDE = `
+        IF p_wait THEN
+          SELECT array_agg(c.id ORDER BY c.id), array_agg(c.kind ORDER BY c.id),
+                 array_agg(c.archived_at IS NOT NULL ORDER BY c.id), array_agg(c.last_seq ORDER BY c.id)
+            INTO v_ids, v_kinds, v_archived, v_seqs
+            FROM (SELECT x.id, x.kind, x.archived_at, x.last_seq FROM channels x
+                   WHERE x.id = ANY(p_channels) ORDER BY x.id FOR NO KEY UPDATE) c;
+        ELSE
+          SELECT array_agg(c.id ORDER BY c.id), array_agg(c.kind ORDER BY c.id),
+                 array_agg(c.archived_at IS NOT NULL ORDER BY c.id), array_agg(c.last_seq ORDER BY c.id)
+            INTO v_ids, v_kinds, v_archived, v_seqs
+            FROM (SELECT x.id, x.kind, x.archived_at, x.last_seq FROM channels x
+                   WHERE x.id = ANY(p_channels) ORDER BY x.id FOR NO KEY UPDATE SKIP LOCKED) c;
+        END IF;
+        v_ids := coalesce(v_ids, '{}');
+        v_first_seqs := v_seqs;
+        FOR i IN 1..coalesce(array_length(p_authors, 1), 0) LOOP
+          status := NULL; message_id := NULL; event_id := NULL; event_seq := NULL; event_created_at := NULL; body := NULL;
+          v_channel := p_channels[i];
+          k := array_position(v_ids, v_channel);
+          IF k IS NULL THEN
+            status := CASE WHEN EXISTS (SELECT 1 FROM channels x WHERE x.id = v_channel) THEN 'busy' ELSE 'not_found' END;
+            RETURN NEXT; CONTINUE;
+          END IF;
+          v_member := false;
+          SELECT u.username, u.display_name,
+                 EXISTS (SELECT 1 FROM channel_members cm WHERE cm.channel_id = v_channel AND cm.user_id = u.id)
+            INTO v_username, v_display, v_member
+            FROM users u WHERE u.id = p_authors[i];
+          IF NOT coalesce(v_member, false) THEN
+            status := CASE WHEN v_kinds[k] = 'public' THEN 'forbidden' ELSE 'not_found' END;
+            RETURN NEXT; CONTINUE;
+          END IF;
+`;
+
+/** The end of post_messages' body: the post's event, its answer row, and the channels' last_seq. */
+export const POST_EPILOGUE = `
+          v_seqs[k] := v_seqs[k] + 1;
+          SELECT s.event_id, s.event_created_at INTO v_event
+            FROM store_event(v_channel, v_seqs[k], 'message.created', v_view, '{}') s;
+          status := 'created';
+          message_id := v_id::text;
+          event_id := v_event.event_id::text;
+          event_seq := v_seqs[k];
+          event_created_at := ${iso('v_event.event_created_at')};
+          body := v_view::text;
+          RETURN NEXT;
+        END LOOP;
+        UPDATE channels c SET last_seq = u.seq
+          FROM unnest(v_ids, v_seqs, v_first_seqs) u(id, seq, first_seq)
+         WHERE c.id = u.id AND u.seq <> u.first_seq;
+`;
+
+/** post_messages as issue 7 made it (before attachments). */
+const POST_MESSAGES_V1 = `
+      CREATE FUNCTION post_messages(p_channels bigint[], p_authors bigint[], p_contents text[], p_nonces text[],
+                                    p_parents bigint[], p_mentions text[], p_wait boolean)
+      RETURNS TABLE (status text, message_id text, event_id text, event_seq bigint, event_created_at text, body text)
+      LANGUAGE plpgsql AS $$
+      DECLARE
+${POST_DECLARE}      BEGIN
+${POST_PRELUDE}          IF p_nonces[i] IS NOT NULL THEN
+            -- Planned each time (EXECUTE): a plan cached while the table was small can settle on the
+            -- (channel_id, id) index and then read every message of a hot channel for each post.
+            EXECUTE 'SELECT m.id, m.content, m.parent_id FROM messages m
+                      WHERE m.author_id = $1 AND m.channel_id = $2 AND m.nonce = $3'
+              INTO v_prior USING p_authors[i], v_channel, p_nonces[i];
+            IF v_prior.id IS NOT NULL THEN
+              status := CASE WHEN v_prior.content = p_contents[i] AND v_prior.parent_id IS NOT DISTINCT FROM p_parents[i]
+                             THEN 'replay' ELSE 'mismatch' END;
+              message_id := v_prior.id::text;
+              RETURN NEXT; CONTINUE;
+            END IF;
+          END IF;
+          IF v_archived[k] THEN status := 'archived'; RETURN NEXT; CONTINUE; END IF;
+          IF p_parents[i] IS NOT NULL THEN
+            SELECT m.parent_id INTO v_grandparent FROM messages m WHERE m.id = p_parents[i] AND m.channel_id = v_channel;
+            IF NOT FOUND OR v_grandparent IS NOT NULL THEN status := 'bad_parent'; RETURN NEXT; CONTINUE; END IF;
+          END IF;
+          v_mentions := '{}';
+          IF coalesce(p_mentions[i], '') <> '' THEN v_mentions := resolve_mentions(v_channel, p_mentions[i]); END IF;
+          INSERT INTO messages (channel_id, author_id, content, nonce, parent_id, mentions)
+          VALUES (v_channel, p_authors[i], p_contents[i], p_nonces[i], p_parents[i], v_mentions)
+          RETURNING messages.id, messages.created_at INTO v_id, v_at;
+          v_view := ${postView()};
+${POST_EPILOGUE}      END $$`;
+
+/**
+ * The read functions (message_views, message_page) as statements; `attachments` is the json of a
+ * message's attachments in the page (`m.` is the message row), `'[]'::json` before attachments.
+ */
+export const messageReadFunctions = (
+  verb: 'CREATE' | 'CREATE OR REPLACE',
+  attachments?: string,
+): string[] => [
+  // Messages by id as a JSON array in the order given (absent ids are skipped).
+  `
+      ${verb} FUNCTION message_views(p_viewer bigint, p_ids bigint[]) RETURNS text LANGUAGE sql STABLE AS $$
+        ${viewsJson(
+          'SELECT x.*, y.ord FROM unnest(p_ids) WITH ORDINALITY y(id, ord) JOIN messages x ON x.id = y.id',
+          'p_viewer',
+          'm.ord',
+          attachments,
+        )}
+      $$`,
+
+  // A page of a channel's history for a viewer, access check included: status ok | forbidden |
+  // not_found, and the page as JSON text (newest first; with p_after, the oldest first after it).
+  `
+      ${verb} FUNCTION message_page(p_viewer bigint, p_channel bigint, p_before bigint, p_after bigint, p_limit int,
+                                   OUT status text, OUT body text)
+      LANGUAGE plpgsql STABLE AS $$
+      DECLARE
+        v_kind text;
+        v_member boolean;
+      BEGIN
+        SELECT c.kind, EXISTS (SELECT 1 FROM channel_members cm WHERE cm.channel_id = c.id AND cm.user_id = p_viewer)
+          INTO v_kind, v_member FROM channels c WHERE c.id = p_channel;
+        IF NOT FOUND OR (NOT v_member AND v_kind <> 'public') THEN status := 'not_found'; RETURN; END IF;
+        IF NOT v_member THEN status := 'forbidden'; RETURN; END IF;
+        status := 'ok';
+        IF p_after IS NOT NULL THEN
+          body := (${viewsJson(
+            'SELECT x.* FROM messages x WHERE x.channel_id = p_channel AND x.id > p_after ORDER BY x.id LIMIT p_limit',
+            'p_viewer',
+            'm.id',
+            attachments,
+          )});
+        ELSIF p_before IS NOT NULL THEN
+          -- One query per shape (not "p_before IS NULL OR ..."): a cached generic plan then still
+          -- has the cursor as an index condition.
+          body := (${viewsJson(
+            'SELECT x.* FROM messages x WHERE x.channel_id = p_channel AND x.id < p_before ORDER BY x.id DESC LIMIT p_limit',
+            'p_viewer',
+            'm.id DESC',
+            attachments,
+          )});
+        ELSE
+          body := (${viewsJson(
+            'SELECT x.* FROM messages x WHERE x.channel_id = p_channel ORDER BY x.id DESC LIMIT p_limit',
+            'p_viewer',
+            'm.id DESC',
+            attachments,
+          )});
+        END IF;
+      END $$`,
+];
 
 /**
  * The write path reshaped (issue 7):
@@ -239,162 +433,9 @@ export class WritePath1764300000000 implements MigrationInterface {
     // caller retries them alone, waiting), so one stuck channel never holds up the others. The
     // statements inside run one after another, each with a fresh snapshot (READ COMMITTED), after
     // the locks: the membership and nonce checks see every write committed before.
-    await q.query(`
-      CREATE FUNCTION post_messages(p_channels bigint[], p_authors bigint[], p_contents text[], p_nonces text[],
-                                    p_parents bigint[], p_mentions text[], p_wait boolean)
-      RETURNS TABLE (status text, message_id text, event_id text, event_seq bigint, event_created_at text, body text)
-      LANGUAGE plpgsql AS $$
-      DECLARE
-        v_ids bigint[];
-        v_kinds text[];
-        v_archived boolean[];
-        v_seqs bigint[];
-        v_first_seqs bigint[];
-        v_channel bigint;
-        k int;
-        v_username text;
-        v_display text;
-        v_member boolean;
-        v_prior record;
-        v_grandparent bigint;
-        v_mentions bigint[];
-        v_id bigint;
-        v_at timestamptz;
-        v_view json;
-        v_event record;
-      BEGIN
-        IF p_wait THEN
-          SELECT array_agg(c.id ORDER BY c.id), array_agg(c.kind ORDER BY c.id),
-                 array_agg(c.archived_at IS NOT NULL ORDER BY c.id), array_agg(c.last_seq ORDER BY c.id)
-            INTO v_ids, v_kinds, v_archived, v_seqs
-            FROM (SELECT x.id, x.kind, x.archived_at, x.last_seq FROM channels x
-                   WHERE x.id = ANY(p_channels) ORDER BY x.id FOR NO KEY UPDATE) c;
-        ELSE
-          SELECT array_agg(c.id ORDER BY c.id), array_agg(c.kind ORDER BY c.id),
-                 array_agg(c.archived_at IS NOT NULL ORDER BY c.id), array_agg(c.last_seq ORDER BY c.id)
-            INTO v_ids, v_kinds, v_archived, v_seqs
-            FROM (SELECT x.id, x.kind, x.archived_at, x.last_seq FROM channels x
-                   WHERE x.id = ANY(p_channels) ORDER BY x.id FOR NO KEY UPDATE SKIP LOCKED) c;
-        END IF;
-        v_ids := coalesce(v_ids, '{}');
-        v_first_seqs := v_seqs;
-        FOR i IN 1..coalesce(array_length(p_authors, 1), 0) LOOP
-          status := NULL; message_id := NULL; event_id := NULL; event_seq := NULL; event_created_at := NULL; body := NULL;
-          v_channel := p_channels[i];
-          k := array_position(v_ids, v_channel);
-          IF k IS NULL THEN
-            status := CASE WHEN EXISTS (SELECT 1 FROM channels x WHERE x.id = v_channel) THEN 'busy' ELSE 'not_found' END;
-            RETURN NEXT; CONTINUE;
-          END IF;
-          v_member := false;
-          SELECT u.username, u.display_name,
-                 EXISTS (SELECT 1 FROM channel_members cm WHERE cm.channel_id = v_channel AND cm.user_id = u.id)
-            INTO v_username, v_display, v_member
-            FROM users u WHERE u.id = p_authors[i];
-          IF NOT coalesce(v_member, false) THEN
-            status := CASE WHEN v_kinds[k] = 'public' THEN 'forbidden' ELSE 'not_found' END;
-            RETURN NEXT; CONTINUE;
-          END IF;
-          IF p_nonces[i] IS NOT NULL THEN
-            -- Planned each time (EXECUTE): a plan cached while the table was small can settle on the
-            -- (channel_id, id) index and then read every message of a hot channel for each post.
-            EXECUTE 'SELECT m.id, m.content, m.parent_id FROM messages m
-                      WHERE m.author_id = $1 AND m.channel_id = $2 AND m.nonce = $3'
-              INTO v_prior USING p_authors[i], v_channel, p_nonces[i];
-            IF v_prior.id IS NOT NULL THEN
-              status := CASE WHEN v_prior.content = p_contents[i] AND v_prior.parent_id IS NOT DISTINCT FROM p_parents[i]
-                             THEN 'replay' ELSE 'mismatch' END;
-              message_id := v_prior.id::text;
-              RETURN NEXT; CONTINUE;
-            END IF;
-          END IF;
-          IF v_archived[k] THEN status := 'archived'; RETURN NEXT; CONTINUE; END IF;
-          IF p_parents[i] IS NOT NULL THEN
-            SELECT m.parent_id INTO v_grandparent FROM messages m WHERE m.id = p_parents[i] AND m.channel_id = v_channel;
-            IF NOT FOUND OR v_grandparent IS NOT NULL THEN status := 'bad_parent'; RETURN NEXT; CONTINUE; END IF;
-          END IF;
-          v_mentions := '{}';
-          IF coalesce(p_mentions[i], '') <> '' THEN v_mentions := resolve_mentions(v_channel, p_mentions[i]); END IF;
-          INSERT INTO messages (channel_id, author_id, content, nonce, parent_id, mentions)
-          VALUES (v_channel, p_authors[i], p_contents[i], p_nonces[i], p_parents[i], v_mentions)
-          RETURNING messages.id, messages.created_at INTO v_id, v_at;
-          v_view := ${messageView({
-            id: 'v_id',
-            channelId: 'v_channel',
-            authorId: 'p_authors[i]',
-            username: 'v_username',
-            displayName: 'v_display',
-            content: 'p_contents[i]',
-            nonce: 'p_nonces[i]',
-            parentId: 'p_parents[i]',
-            mentions: 'v_mentions',
-            reactions: `'{}'::message_view_reaction[]`,
-            createdAt: 'v_at',
-            editedAt: 'NULL::timestamptz',
-          })};
-          v_seqs[k] := v_seqs[k] + 1;
-          SELECT s.event_id, s.event_created_at INTO v_event
-            FROM store_event(v_channel, v_seqs[k], 'message.created', v_view, '{}') s;
-          status := 'created';
-          message_id := v_id::text;
-          event_id := v_event.event_id::text;
-          event_seq := v_seqs[k];
-          event_created_at := ${iso('v_event.event_created_at')};
-          body := v_view::text;
-          RETURN NEXT;
-        END LOOP;
-        UPDATE channels c SET last_seq = u.seq
-          FROM unnest(v_ids, v_seqs, v_first_seqs) u(id, seq, first_seq)
-         WHERE c.id = u.id AND u.seq <> u.first_seq;
-      END $$`);
+    await q.query(POST_MESSAGES_V1);
 
-    // Messages by id as a JSON array in the order given (absent ids are skipped).
-    await q.query(`
-      CREATE FUNCTION message_views(p_viewer bigint, p_ids bigint[]) RETURNS text LANGUAGE sql STABLE AS $$
-        ${viewsJson(
-          'SELECT x.*, y.ord FROM unnest(p_ids) WITH ORDINALITY y(id, ord) JOIN messages x ON x.id = y.id',
-          'p_viewer',
-          'm.ord',
-        )}
-      $$`);
-
-    // A page of a channel's history for a viewer, access check included: status ok | forbidden |
-    // not_found, and the page as JSON text (newest first; with p_after, the oldest first after it).
-    await q.query(`
-      CREATE FUNCTION message_page(p_viewer bigint, p_channel bigint, p_before bigint, p_after bigint, p_limit int,
-                                   OUT status text, OUT body text)
-      LANGUAGE plpgsql STABLE AS $$
-      DECLARE
-        v_kind text;
-        v_member boolean;
-      BEGIN
-        SELECT c.kind, EXISTS (SELECT 1 FROM channel_members cm WHERE cm.channel_id = c.id AND cm.user_id = p_viewer)
-          INTO v_kind, v_member FROM channels c WHERE c.id = p_channel;
-        IF NOT FOUND OR (NOT v_member AND v_kind <> 'public') THEN status := 'not_found'; RETURN; END IF;
-        IF NOT v_member THEN status := 'forbidden'; RETURN; END IF;
-        status := 'ok';
-        IF p_after IS NOT NULL THEN
-          body := (${viewsJson(
-            'SELECT x.* FROM messages x WHERE x.channel_id = p_channel AND x.id > p_after ORDER BY x.id LIMIT p_limit',
-            'p_viewer',
-            'm.id',
-          )});
-        ELSIF p_before IS NOT NULL THEN
-          -- One query per shape (not "p_before IS NULL OR ..."): a cached generic plan then still
-          -- has the cursor as an index condition.
-          body := (${viewsJson(
-            'SELECT x.* FROM messages x WHERE x.channel_id = p_channel AND x.id < p_before ORDER BY x.id DESC LIMIT p_limit',
-            'p_viewer',
-            'm.id DESC',
-          )});
-        ELSE
-          body := (${viewsJson(
-            'SELECT x.* FROM messages x WHERE x.channel_id = p_channel ORDER BY x.id DESC LIMIT p_limit',
-            'p_viewer',
-            'm.id DESC',
-          )});
-        END IF;
-      END $$`);
+    for (const sql of messageReadFunctions('CREATE')) await q.query(sql);
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -122,6 +122,9 @@ describe('API reference', () => {
         'GET /api/v1/asyncapi.json',
         'POST /api/v1/auth/register',
         'POST /api/v1/auth/login',
+        // The local-disk adapter's object URLs: their signature is the credential.
+        'PUT /uploads/attachments/{name}',
+        'GET /uploads/attachments/{name}',
       ].sort(),
     );
   });

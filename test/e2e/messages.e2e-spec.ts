@@ -73,8 +73,8 @@ describe('messages', () => {
     const att = await member.api.post(base, { content: 'x', attachmentIds: ['123'] });
     expectError(att, 400, 'validation_failed');
     expect(att.body.error.details[0]).toEqual({
-      field: 'attachmentIds',
-      message: expect.stringMatching(/not supported yet/),
+      field: 'attachmentIds[0]',
+      message: expect.stringMatching(/not an upload of yours/),
     });
     expectError(await member.api.post(base, { content: 'x', attachmentIds: 'no' }), 400, 'validation_failed');
     expectError(await member.api.post(base, { content: 'x', unknown: true }), 400, 'validation_failed');

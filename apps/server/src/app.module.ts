@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AppConfig, CoreModule } from '@cariosan/core';
+import { AttachmentsModule } from '@cariosan/attachments';
 import { ChannelsModule } from '@cariosan/channels';
 import { GatewayModule } from '@cariosan/gateway';
 import { MessagesModule } from '@cariosan/messages';
@@ -18,6 +19,7 @@ export class AppModule {
         UsersModule,
         RateLimitModule,
         ChannelsModule,
+        AttachmentsModule,
         MessagesModule,
         GatewayModule,
       ],

@@ -1,4 +1,5 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { AttachmentUrls } from '@cariosan/attachments';
 import {
   BUS,
   type BusPort,
@@ -34,6 +35,7 @@ export class Fanout {
     @Inject(BUS) private readonly bus: BusPort,
     private readonly membership: MembershipService,
     metrics: MetricsService,
+    @Optional() private readonly urls?: AttachmentUrls,
   ) {
     this.latency = metrics.histogram(
       'cariosan_fanout_latency_seconds',
@@ -145,7 +147,9 @@ export class Fanout {
       return;
     }
     try {
-      this.dispatch(event, type, topic, entry.sessions);
+      // Attachment keys become download URLs here, once per event; the order of events is kept.
+      if (this.urls) this.urls.inOrder(event.data, () => this.dispatch(event, type, topic, entry.sessions));
+      else this.dispatch(event, type, topic, entry.sessions);
     } catch (err) {
       this.logger.error(`fanout of event ${String(event.id)} failed: ${String(err)}`);
     }

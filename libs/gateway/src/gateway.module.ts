@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { AppConfig, REDIS } from '@cariosan/core';
+import { AttachmentsModule } from '@cariosan/attachments';
 import { ChannelsModule } from '@cariosan/channels';
 import { UsersModule } from '@cariosan/users';
 import { AsyncApiController } from './asyncapi.controller';
@@ -12,7 +13,7 @@ import { RedisSessionStore } from './session-store/redis-session-store';
 import { SESSION_STORE } from './session-store/session-store.port';
 
 @Module({
-  imports: [UsersModule, ChannelsModule],
+  imports: [UsersModule, ChannelsModule, AttachmentsModule],
   controllers: [AsyncApiController],
   providers: [
     GatewayService,

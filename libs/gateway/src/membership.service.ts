@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
+import { AttachmentUrls } from '@cariosan/attachments';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { type ChannelView, type DomainEventType, GATEWAY_DISPATCH, snowflakeAt } from '@cariosan/core';
@@ -20,7 +21,15 @@ export class MembershipService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly channels: ChannelsService,
+    @Optional() private readonly urls?: AttachmentUrls,
   ) {}
+
+  /** Outbox payloads hold attachment keys: clients get download URLs. */
+  private async withUrls(events: MissedEvent[]): Promise<MissedEvent[]> {
+    const urls = this.urls;
+    if (!urls) return events;
+    return Promise.all(events.map(async (e) => ({ ...e, dataJson: await urls.withUrls(e.dataJson) })));
+  }
 
   async channelsOf(user: AuthenticatedUser): Promise<ChannelView[]> {
     return (await this.channels.listMine(user)).map((c) => c.channel);
@@ -43,7 +52,7 @@ export class MembershipService {
       `SELECT id, type, payload::text AS payload FROM outbox WHERE channel_id = $1 AND seq > $2 ORDER BY seq LIMIT ${GAP_FILL_LIMIT}`,
       [channelId, afterSeq],
     );
-    return toMissed(rows);
+    return this.withUrls(toMissed(rows));
   }
 
   /**
@@ -65,7 +74,7 @@ export class MembershipService {
       [userId, snowflakeAt(sinceMs)],
     );
     if (rows.length > GAP_FILL_LIMIT) return undefined;
-    return toMissed(rows);
+    return this.withUrls(toMissed(rows));
   }
 }
 

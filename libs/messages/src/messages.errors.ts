@@ -6,7 +6,7 @@ export enum MessagesErrorCode {
   CannotDelete = 'cannot_delete',
   IdempotencyMismatch = 'idempotency_mismatch',
   BadParent = 'bad_parent',
-  AttachmentsUnsupported = 'attachments_unsupported',
+  AttachmentTaken = 'attachment_taken',
   EmptyContent = 'empty_content',
   BadEmoji = 'bad_emoji',
   BadReadMarker = 'bad_read_marker',
@@ -18,7 +18,7 @@ const HTTP_CODE: Record<MessagesErrorCode, ErrorCode> = {
   [MessagesErrorCode.CannotDelete]: 'forbidden',
   [MessagesErrorCode.IdempotencyMismatch]: 'idempotency_mismatch',
   [MessagesErrorCode.BadParent]: 'validation_failed',
-  [MessagesErrorCode.AttachmentsUnsupported]: 'validation_failed',
+  [MessagesErrorCode.AttachmentTaken]: 'validation_failed',
   [MessagesErrorCode.EmptyContent]: 'validation_failed',
   [MessagesErrorCode.BadEmoji]: 'validation_failed',
   [MessagesErrorCode.BadReadMarker]: 'validation_failed',
@@ -32,7 +32,7 @@ const MESSAGE: Record<MessagesErrorCode, string> = {
   [MessagesErrorCode.IdempotencyMismatch]:
     'this nonce was already used for a different message in this channel',
   [MessagesErrorCode.BadParent]: 'request validation failed',
-  [MessagesErrorCode.AttachmentsUnsupported]: 'request validation failed',
+  [MessagesErrorCode.AttachmentTaken]: 'request validation failed',
   [MessagesErrorCode.EmptyContent]: 'request validation failed',
   [MessagesErrorCode.BadEmoji]: 'request validation failed',
   [MessagesErrorCode.BadReadMarker]: 'request validation failed',
@@ -44,9 +44,9 @@ const DETAIL: Partial<Record<MessagesErrorCode, { field: string; message: string
     field: 'parentId',
     message: 'parentId must be a top-level message of this channel',
   },
-  [MessagesErrorCode.AttachmentsUnsupported]: {
+  [MessagesErrorCode.AttachmentTaken]: {
     field: 'attachmentIds',
-    message: 'attachments are not supported yet: send an empty array or leave attachmentIds out',
+    message: 'an attachment was attached to another message or deleted meanwhile',
   },
   [MessagesErrorCode.EmptyContent]: {
     field: 'content',

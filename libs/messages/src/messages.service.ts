@@ -18,6 +18,7 @@ import {
   MyChannelResponse,
 } from '@cariosan/channels';
 import type { AuthenticatedUser } from '@cariosan/users';
+import { AttachmentsService, AttachmentUrls } from '@cariosan/attachments';
 import { MessagesError, MessagesErrorCode } from './messages.errors';
 import { PostBatcher } from './post-batcher';
 import { isReactionEmoji } from './utils/emoji';
@@ -52,6 +53,8 @@ export class MessagesService {
     private readonly outbox: OutboxService,
     private readonly channels: ChannelsService,
     private readonly posts: PostBatcher,
+    private readonly attachments: AttachmentsService,
+    private readonly urls: AttachmentUrls,
   ) {}
 
   /**
@@ -64,28 +67,36 @@ export class MessagesService {
     channelId: string,
     input: PostMessageInput,
   ): Promise<JsonText & { created: boolean }> {
-    if (input.attachmentIds && input.attachmentIds.length > 0)
-      throw new MessagesError(MessagesErrorCode.AttachmentsUnsupported);
+    const attachmentIds = input.attachmentIds ?? [];
     // Without attachments there is nothing but the text to show.
-    if (input.content.trim() === '') throw new MessagesError(MessagesErrorCode.EmptyContent);
+    if (attachmentIds.length === 0 && input.content.trim() === '')
+      throw new MessagesError(MessagesErrorCode.EmptyContent);
     if (!isSnowflake(channelId)) throw new ChannelsError(ChannelsErrorCode.ChannelNotFound);
     const parentId = input.parentId ?? null;
     if (parentId !== null && !isSnowflake(parentId)) throw new MessagesError(MessagesErrorCode.BadParent);
+    // In the object store (HeadObject) before the channel's write path: no lock waits for S3.
+    const attachments =
+      attachmentIds.length > 0
+        ? await this.attachments.verifyForPost(me, attachmentIds, { channelId, nonce: input.nonce ?? null })
+        : [];
     const outcome = await this.posts.post(channelId, {
       authorId: me.id,
       content: input.content,
       nonce: input.nonce ?? null,
       parentId,
       mentions: mentionGroups(input.content),
+      attachments: attachments.length > 0 ? attachments.join(',') : null,
     });
     switch (outcome.status) {
       case 'created':
-        return { json: outcome.body, created: true };
+        return { json: await this.urls.withUrls(outcome.body), created: true };
       case 'replay': {
         const [view] = await this.views(me.id, [outcome.messageId]);
         if (!view) throw new MessagesError(MessagesErrorCode.MessageNotFound);
-        return { json: JSON.stringify(view), created: false };
+        return { json: JSON.stringify(await this.urls.withUrlsIn(view)), created: false };
       }
+      case 'bad_attachment':
+        throw new MessagesError(MessagesErrorCode.AttachmentTaken);
       case 'mismatch':
         throw new MessagesError(MessagesErrorCode.IdempotencyMismatch);
       case 'forbidden':
@@ -109,7 +120,7 @@ export class MessagesService {
     );
     const [view] = JSON.parse(row!.body) as MessageView[];
     if (!view) throw new MessagesError(MessagesErrorCode.MessageNotFound);
-    return view;
+    return this.urls.withUrlsIn(view);
   }
 
   /**
@@ -126,7 +137,7 @@ export class MessagesService {
     );
     if (row?.status === 'forbidden') throw new ChannelsError(ChannelsErrorCode.NotAMember);
     if (row?.status !== 'ok') throw new ChannelsError(ChannelsErrorCode.ChannelNotFound);
-    return { json: row.body ?? '[]' };
+    return { json: await this.urls.withUrls(row.body ?? '[]') };
   }
 
   /** A thread's replies, oldest first. */
@@ -145,7 +156,7 @@ export class MessagesService {
                                        ORDER BY id LIMIT $4)) AS body`,
       [me.id, messageId, page.after ?? null, page.limit],
     );
-    return { json: row!.body };
+    return { json: await this.urls.withUrls(row!.body) };
   }
 
   async edit(
@@ -155,19 +166,21 @@ export class MessagesService {
     content: string,
   ): Promise<MessageView> {
     if (content.trim() === '') throw new MessagesError(MessagesErrorCode.EmptyContent);
-    return this.channels.writeTransaction(me, channelId, async (em, access) => {
-      this.channels.requireWritable(access);
-      const row = await this.requireMessage(em, access, messageId);
-      if (row.author_id !== me.id) throw new MessagesError(MessagesErrorCode.NotAuthor);
-      const mentions = await this.mentions(em, channelId, content);
-      await em.query(
-        'UPDATE messages SET content = $2, mentions = $3::bigint[], edited_at = now() WHERE id = $1',
-        [messageId, content, bigintArray(mentions)],
-      );
-      const [event] = await this.views(null, [messageId], em);
-      await this.outbox.append(em, 'message.updated', channelId, event!);
-      return (await this.views(me.id, [messageId], em))[0]!;
-    });
+    return this.channels
+      .writeTransaction(me, channelId, async (em, access) => {
+        this.channels.requireWritable(access);
+        const row = await this.requireMessage(em, access, messageId);
+        if (row.author_id !== me.id) throw new MessagesError(MessagesErrorCode.NotAuthor);
+        const mentions = await this.mentions(em, channelId, content);
+        await em.query(
+          'UPDATE messages SET content = $2, mentions = $3::bigint[], edited_at = now() WHERE id = $1',
+          [messageId, content, bigintArray(mentions)],
+        );
+        const [event] = await this.views(null, [messageId], em);
+        await this.outbox.append(em, 'message.updated', channelId, event!);
+        return (await this.views(me.id, [messageId], em))[0]!;
+      })
+      .then((view) => this.urls.withUrlsIn(view));
   }
 
   /**
@@ -175,13 +188,15 @@ export class MessagesService {
    * while a member, the channel owner or a server admin.
    */
   async delete(me: AuthenticatedUser, channelId: string, messageId: string): Promise<void> {
-    await this.channels.writeTransaction(me, channelId, async (em, access) => {
+    const keys = await this.channels.writeTransaction(me, channelId, async (em, access) => {
       const moderator = this.channels.canModerate(access);
       // Only members act on a channel: an author who left (or was removed) no longer deletes there.
       if (!moderator) this.channels.requireMember(access);
       const row = await this.requireMessage(em, access, messageId);
       if (!moderator && row.author_id !== me.id) throw new MessagesError(MessagesErrorCode.CannotDelete);
       this.channels.requireNotArchived(access);
+      // Read before the deletes detach them (ON DELETE SET NULL).
+      const objects = await this.attachments.keysOfMessageTree(em, messageId);
       const replies = await queryRows<{ id: string }>(
         em,
         'DELETE FROM messages WHERE parent_id = $1 RETURNING id',
@@ -192,7 +207,10 @@ export class MessagesService {
       }
       await em.query('DELETE FROM messages WHERE id = $1', [messageId]);
       await this.outbox.append(em, 'message.deleted', channelId, { id: messageId, channelId });
+      return objects;
     });
+    // Once committed: the objects go too (what fails is left to the sweep).
+    this.attachments.purgeDetached(keys);
   }
 
   async react(me: AuthenticatedUser, channelId: string, messageId: string, emoji: string): Promise<void> {

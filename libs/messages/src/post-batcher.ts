@@ -19,12 +19,14 @@ export interface PostRequest {
   parentId: string | null;
   /** The readings of each @mention, most literal first: "ada.,ada bob" (see mentionGroups). */
   mentions: string | null;
+  /** Attachment ids, comma-separated (checked in the object store before); null: none. */
+  attachments: string | null;
 }
 
 export type PostOutcome =
   | { status: 'created'; messageId: string; body: string }
   | { status: 'replay' | 'mismatch'; messageId: string }
-  | { status: 'forbidden' | 'not_found' | 'archived' | 'bad_parent' };
+  | { status: 'forbidden' | 'not_found' | 'archived' | 'bad_parent' | 'bad_attachment' };
 
 interface Row {
   status: PostOutcome['status'] | 'busy';
@@ -48,7 +50,7 @@ const MAX_BATCH = 100;
 const CONTENDED_MS = 1000;
 
 const POST_SQL = `SELECT status, message_id, event_id, event_seq::text AS event_seq, event_created_at, body
-  FROM post_messages($1, $2, $3, $4, $5, $6, $7)`;
+  FROM post_messages($1, $2, $3, $4, $5, $6, $7, $8)`;
 
 function isLockTimeout(err: unknown): boolean {
   const e = err as { code?: unknown } | null;
@@ -240,6 +242,7 @@ export class PostBatcher {
         case 'not_found':
         case 'archived':
         case 'bad_parent':
+        case 'bad_attachment':
           return answers.push([w, { status: row.status }]);
       }
     });
@@ -261,6 +264,7 @@ export class PostBatcher {
         items.map((w) => w.request.nonce),
         items.map((w) => w.request.parentId),
         items.map((w) => w.request.mentions),
+        items.map((w) => w.request.attachments),
         wait,
       ],
       'post_messages',

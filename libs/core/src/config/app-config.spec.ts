@@ -250,3 +250,34 @@ describe('durations', () => {
     expect(() => parseDurationList('CARIOS_X', '1s,')).toThrow(/CARIOS_X/);
   });
 });
+
+describe('attachment and browser settings', () => {
+  it('defaults: a day of grace, no CORS origins, no public URL', () => {
+    expect(loadConfig({})).toMatchObject({
+      uploadGracePeriodMs: 86_400_000,
+      corsOrigins: [],
+      publicUrl: undefined,
+    });
+  });
+
+  it('parses them', () => {
+    expect(
+      loadConfig({
+        CARIOS_UPLOAD_GRACE_PERIOD: '2h',
+        CARIOS_CORS_ORIGINS: 'https://Chat.Example.com/, http://localhost:3000',
+        CARIOS_PUBLIC_URL: 'https://chat.example.com/',
+      }),
+    ).toMatchObject({
+      uploadGracePeriodMs: 7_200_000,
+      corsOrigins: ['https://chat.example.com', 'http://localhost:3000'],
+      publicUrl: 'https://chat.example.com',
+    });
+  });
+
+  it('refuses bad values, naming the variable', () => {
+    expect(configError({ CARIOS_UPLOAD_GRACE_PERIOD: 'soon' }).variable).toBe('CARIOS_UPLOAD_GRACE_PERIOD');
+    expect(configError({ CARIOS_UPLOAD_GRACE_PERIOD: '500ms' }).variable).toBe('CARIOS_UPLOAD_GRACE_PERIOD');
+    expect(configError({ CARIOS_CORS_ORIGINS: 'chat.example.com' }).variable).toBe('CARIOS_CORS_ORIGINS');
+    expect(configError({ CARIOS_PUBLIC_URL: 'ftp://x' }).variable).toBe('CARIOS_PUBLIC_URL');
+  });
+});

@@ -67,6 +67,15 @@ export class AppConfig {
   s3: S3Config | undefined = undefined;
   trustProxyHops = 0;
   maxUploadBytes = 26_214_400;
+  /** Uploads never attached to a message are deleted after this long. */
+  uploadGracePeriodMs = 86_400_000;
+  /**
+   * The server's address as browsers reach it: the local-disk attachment adapter puts it in its
+   * upload and download URLs. Undefined: http://<host>:<port> (localhost for a wildcard host).
+   */
+  publicUrl: string | undefined = undefined;
+  /** Browser origins allowed to call the REST API (CORS); empty: none. */
+  corsOrigins: string[] = [];
   /** Delays in milliseconds between webhook delivery attempts. */
   webhookRetryScheduleMs: number[] = parseDurationList(
     'CARIOS_WEBHOOK_RETRY_SCHEDULE',
@@ -240,6 +249,13 @@ export function loadConfig(env: Env): AppConfig {
   c.dataDir = str(env, 'CARIOS_DATA_DIR') ?? c.dataDir;
   c.trustProxyHops = int(env, 'CARIOS_TRUST_PROXY_HOPS', c.trustProxyHops, 0, 10);
   c.maxUploadBytes = int(env, 'CARIOS_MAX_UPLOAD_BYTES', c.maxUploadBytes, 1, 5 * 1024 ** 4);
+  const grace = str(env, 'CARIOS_UPLOAD_GRACE_PERIOD');
+  if (grace) c.uploadGracePeriodMs = parseDuration('CARIOS_UPLOAD_GRACE_PERIOD', grace);
+  if (c.uploadGracePeriodMs < 1000)
+    throw new ConfigError('CARIOS_UPLOAD_GRACE_PERIOD', `must be at least 1s, got "${grace}"`);
+  const publicUrl = url(env, 'CARIOS_PUBLIC_URL', ['http:', 'https:']);
+  c.publicUrl = publicUrl?.replace(/\/+$/, '');
+  c.corsOrigins = parseOrigins('CARIOS_CORS_ORIGINS', str(env, 'CARIOS_CORS_ORIGINS'));
   const schedule = str(env, 'CARIOS_WEBHOOK_RETRY_SCHEDULE');
   if (schedule) c.webhookRetryScheduleMs = parseDurationList('CARIOS_WEBHOOK_RETRY_SCHEDULE', schedule);
   const disableAfter = str(env, 'CARIOS_WEBHOOK_DISABLE_AFTER');

@@ -40,10 +40,13 @@ const CHECKS = {
   additionalProperties: { type: 'object', properties: { status: { type: 'string', enum: ['up'] } } },
 };
 
-/** Terminus' answer: each check (database, schema, redis when configured) with its status. */
+/** Terminus' answer: each check (database, schema, redis when configured, storage) with its status. */
 class ReadinessResponse {
   @ApiProperty({ enum: ['ok'] }) status: 'ok';
-  @ApiProperty({ ...CHECKS, description: 'one entry per check: database, schema, redis (when configured)' })
+  @ApiProperty({
+    ...CHECKS,
+    description: 'one entry per check: database, schema, redis (when configured), storage (object storage)',
+  })
   info: Record<string, { status: 'up' }>;
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'empty when ready' })
   error: Record<string, never>;
@@ -98,7 +101,7 @@ class HealthController implements OnModuleInit {
   /** Readiness: every dependency answers and the node is not draining. */
   @Get('readyz')
   @ApiOperation({
-    summary: 'Readiness: 200 when Postgres, the schema and Redis (when configured) answer',
+    summary: 'Readiness: 200 when Postgres, the schema, Redis (when configured) and object storage answer',
     description: 'Take the replica out of rotation on 503; it answers 503 from the moment SIGTERM arrives.',
   })
   @ApiOkResponse({ type: ReadinessResponse })

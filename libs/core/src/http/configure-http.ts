@@ -91,6 +91,20 @@ export function countUnroutedRequests(app: INestApplication) {
     void edge.countUnrouted(req, res).then((refused) => next(refused));
   };
 }
+/**
+ * Requests under this path carry raw bytes, not JSON: the local-disk attachment adapter's signed
+ * uploads (libs/attachments). Their handler reads the body as a stream.
+ */
+export const RAW_BODY_PATH = '/uploads/';
+
+/** Headers a browser on an allowed origin may read from our answers. */
+const CORS_EXPOSED_HEADERS = [
+  'RateLimit-Limit',
+  'RateLimit-Remaining',
+  'RateLimit-Reset',
+  'Retry-After',
+  'X-Request-Id',
+];
 
 /** Raw-body checks JSON.parse cannot make: a BOM (which iconv would strip) and bytes that are not UTF-8 (which it would turn into U+FFFD). */
 function verifyJsonBytes(_req: unknown, _res: unknown, buf: Buffer): void {
@@ -156,7 +170,17 @@ export function configureHttp(app: INestApplication): void {
     next();
   });
   answerClientErrors(app.getHttpServer() as Server);
+  // Browsers on the configured origins may call the API (and the local-disk uploads); others get
+  // no CORS headers, so their browser keeps the answer from them. Preflights answer here.
+  express_.enableCors({
+    origin: config.corsOrigins,
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
+    exposedHeaders: CORS_EXPOSED_HEADERS,
+    maxAge: 600,
+  });
   express_.use((req: Request, _res: Response, next: NextFunction) => {
+    if (req.path.startsWith(RAW_BODY_PATH)) return next();
     // A body we would not parse must not be silently ignored (a PATCH answering 200 for nothing).
     const hasBody =
       req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length']) > 0;
@@ -165,8 +189,14 @@ export function configureHttp(app: INestApplication): void {
     }
     next();
   });
-  express_.use(
-    express.json({ limit: config.bodyLimitBytes, strict: true, type: JSON_TYPES, verify: verifyJsonBytes }),
+  const json = express.json({
+    limit: config.bodyLimitBytes,
+    strict: true,
+    type: JSON_TYPES,
+    verify: verifyJsonBytes,
+  });
+  express_.use((req: Request, res: Response, next: NextFunction) =>
+    req.path.startsWith(RAW_BODY_PATH) ? next() : json(req, res, next),
   );
   express_.use((req: Request, _res: Response, next: NextFunction) => {
     const bad = findBadString(req.body);

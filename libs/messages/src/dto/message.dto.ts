@@ -1,13 +1,14 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsArray, IsString } from 'class-validator';
 import { CodePointLength, IsSnowflake, NormalizeText, OptionalNotNull } from '@cariosan/core';
-import type { AttachmentView, MessageView } from '@cariosan/core';
+import type { MessageView } from '@cariosan/core';
+import { AttachmentResponse } from '@cariosan/attachments';
 
 export class PostMessageDto {
   @ApiProperty({
-    minLength: 1,
+    minLength: 0,
     maxLength: 4000,
-    description: 'NFC-normalised; 1-4000 code points, not only whitespace',
+    description: 'NFC-normalised; 1-4000 code points, not only whitespace (may be empty with attachments)',
   })
   @NormalizeText()
   @IsString()
@@ -33,8 +34,10 @@ export class PostMessageDto {
 
   @ApiPropertyOptional({
     type: [String],
-    maxItems: 0,
-    description: 'not supported yet: only an empty array is accepted',
+    maxItems: 10,
+    description:
+      'uploads of the caller (POST /api/v1/attachments) not attached yet; each is checked in the object store ' +
+      '(size, type) before the message is written. With attachments, content may be empty.',
   })
   @OptionalNotNull()
   @IsArray()
@@ -60,14 +63,6 @@ export class AuthorResponse {
   @ApiProperty() id: string;
   @ApiProperty() username: string;
   @ApiProperty() displayName: string;
-}
-
-export class AttachmentResponse implements AttachmentView {
-  @ApiProperty() id: string;
-  @ApiProperty() filename: string;
-  @ApiProperty() contentType: string;
-  @ApiProperty() size: number;
-  @ApiProperty() url: string;
 }
 
 export class ReactionResponse {

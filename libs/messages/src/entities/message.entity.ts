@@ -51,6 +51,13 @@ export class Message {
   @Column({ type: 'bigint', array: true })
   mentions: string[];
 
+  /**
+   * The attachments as the view shows them, with the object key instead of a URL:
+   * `[{id, filename, contentType, size, key}]` (URLs are signed when the message leaves the server).
+   */
+  @Column({ type: 'jsonb', default: () => "'[]'" })
+  attachments: unknown[];
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

@@ -1,0 +1,12 @@
+export * from './attachment-urls';
+export * from './attachments.dto';
+export * from './attachments.module';
+export * from './attachments.service';
+export * from './attachments.sweeper';
+export * from './filenames';
+export * from './storage/local-storage';
+export * from './storage/s3-storage';
+
+import { Attachment } from './attachment.entity';
+export { Attachment };
+export const ATTACHMENTS_ENTITIES = [Attachment];
