@@ -38,7 +38,13 @@ async function bootstrap(): Promise<void> {
 
   setupApiDocs(app);
 
-  const connections = trackHttpConnections(app.getHttpServer());
+  const http = app.getHttpServer();
+  // Idle keep-alive connections stay open longer than the idle timeouts of the proxies in front
+  // (nginx upstream 4 s in docker/nginx.conf, cloud load balancers 60 s): a replica must never
+  // close a connection a proxy or client is about to reuse ("other side closed", 502).
+  http.keepAliveTimeout = 65_000;
+  http.headersTimeout = 66_000;
+  const connections = trackHttpConnections(http);
   await app.listen(config.port, config.host);
   logger.log(`listening on ${config.host}:${config.port}`, 'Bootstrap');
 
