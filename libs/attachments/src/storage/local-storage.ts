@@ -10,6 +10,7 @@ import {
   type ObjectStoragePort,
   type PresignedUpload,
   type StoredObject,
+  UnavailableError,
 } from '@cariosan/core';
 import { contentDisposition } from '../filenames';
 
@@ -88,7 +89,10 @@ export class LocalStorage implements ObjectStoragePort {
       return { size: st.size, contentType: meta.contentType };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
+      if (err instanceof LocalObjectError) throw err;
+      const e = new UnavailableError('attachment storage is unavailable, try again shortly');
+      (e as { cause?: unknown }).cause = err;
+      throw e;
     }
   }
 
