@@ -176,7 +176,6 @@ describe.each(['s3', 'local'] as const)('attachments (%s adapter)', (adapter) =>
     expect(frame.d.attachments).toEqual([{ ...att, url: expect.any(String) }]);
     expect(JSON.stringify(frame.d)).not.toContain('"key"');
     expect((await download(frame.d.attachments[0].url)).body).toBe('hello, attachment');
-    gw.ws.close();
 
     const one = await owner.api.get(`/api/v1/attachments/${s.id}`);
     expect(one.status).toBe(200);
@@ -195,6 +194,14 @@ describe.each(['s3', 'local'] as const)('attachments (%s adapter)', (adapter) =>
       'idempotency_mismatch',
     );
     expectError(await member.api.post(base, { content: 'x', nonce: 'att-1' }), 422, 'idempotency_mismatch');
+    // An edit keeps the attachments; its event gets fresh URLs too.
+    const edited = await member.api.patch(`${base}/${posted.body.id}`, { content: 'now with words' });
+    expect(edited.status).toBe(200);
+    expect(edited.body.attachments).toEqual([{ ...att, url: expect.any(String) }]);
+    const update = await gw.waitFor((f) => f.t === 'MESSAGE_UPDATE' && f.d.id === posted.body.id);
+    expect(update.d.attachments).toEqual([{ ...att, url: expect.any(String) }]);
+    expect((await download(update.d.attachments[0].url)).body).toBe('hello, attachment');
+    gw.ws.close();
   });
 
   it('refuses a non-member of a public channel (403) and an unattached upload of someone else (404)', async () => {

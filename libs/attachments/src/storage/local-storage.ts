@@ -1,5 +1,13 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { access, constants, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -10,6 +18,7 @@ import {
   type ObjectStoragePort,
   type PresignedUpload,
   type StoredObject,
+  UnavailableError,
 } from '@cariosan/core';
 import { contentDisposition } from '../filenames';
 
@@ -39,6 +48,28 @@ function serverBaseUrl(config: AppConfig): string {
 }
 
 /**
+ * The HMAC key, made once per data dir. Written whole under another name and linked into place
+ * (link never overwrites), so processes starting together all end up reading the same full key.
+ */
+function signingKey(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}`;
+  writeFileSync(tmp, randomBytes(32), { mode: 0o600 });
+  try {
+    linkSync(tmp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  return readFileSync(file);
+}
+
+/**
  * Attachments on local disk, for the embedded default (no bucket configured): the same client
  * flow as S3. The server hands out its own signed, expiring URLs (HMAC-SHA256 with a key kept
  * in the data dir, so URLs survive a restart), takes the PUT body streamed to a temporary file
@@ -54,13 +85,7 @@ export class LocalStorage implements ObjectStoragePort {
   constructor(config: AppConfig) {
     this.root = join(config.dataDir, 'attachments');
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
-    const keyFile = join(this.root, '.signing-key');
-    try {
-      this.key = readFileSync(keyFile);
-    } catch {
-      this.key = randomBytes(32);
-      writeFileSync(keyFile, this.key, { mode: 0o600, flag: 'wx' });
-    }
+    this.key = signingKey(join(this.root, '.signing-key'));
     this.base = serverBaseUrl(config);
   }
 
@@ -88,7 +113,10 @@ export class LocalStorage implements ObjectStoragePort {
       return { size: st.size, contentType: meta.contentType };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
+      if (err instanceof LocalObjectError) throw err;
+      const e = new UnavailableError('attachment storage is unavailable, try again shortly');
+      (e as { cause?: unknown }).cause = err;
+      throw e;
     }
   }
 
