@@ -290,8 +290,9 @@ export class Fanout implements OnApplicationBootstrap, OnApplicationShutdown {
     })();
     for (const s of st.sessions) {
       const cs = s.channels.get(st.channelId);
-      // Not while catching up, and not typing from before the membership began.
-      if (!cs || cs.held || e.after < cs.since || cs.pos < e.after) continue;
+      // Only to a connected socket (typing is not kept for resume), not while catching up, and
+      // not typing from before the membership began.
+      if (!s.socket || !cs || cs.held || e.after < cs.since || cs.pos < e.after) continue;
       s.sendTyping(e, typist);
     }
   }
