@@ -4,6 +4,7 @@ import { ChannelsModule } from '@cariosan/channels';
 import { GatewayModule } from '@cariosan/gateway';
 import { MessagesModule } from '@cariosan/messages';
 import { SCHEMA } from '@cariosan/migrations';
+import { PresenceModule } from '@cariosan/presence';
 import { RateLimitModule } from '@cariosan/ratelimit';
 import { UsersModule } from '@cariosan/users';
 
@@ -18,6 +19,7 @@ export class AppModule {
         RateLimitModule,
         ChannelsModule,
         MessagesModule,
+        PresenceModule,
         GatewayModule,
       ],
     };

@@ -10,6 +10,7 @@ const RING = 128;
 const GAP_GRACE_MS = 15;
 /** Channel positions are compared with Postgres this often (a lost last event shows up here). */
 const POLL_MS = 1000;
+const NONE: ReadonlySet<Session> = new Set();
 /** Typing waiting for its channel to catch up is dropped after this long. */
 const TYPING_TTL_MS = 5000;
 
@@ -144,6 +145,16 @@ export class Fanout implements OnApplicationBootstrap, OnApplicationShutdown {
       this.userTopics.delete(session.userId);
       this.unsubscribe(userTopic(session.userId));
     }
+  }
+
+  /** The local sessions following a channel now (its members' sessions). */
+  sessionsIn(channelId: string): ReadonlySet<Session> {
+    return this.streams.get(channelId)?.sessions ?? NONE;
+  }
+
+  /** The local sessions of a user. */
+  sessionsOf(userId: string): ReadonlySet<Session> {
+    return this.byUser.get(userId) ?? NONE;
   }
 
   /** Users with sessions here (token checks, membership checks). */

@@ -1,4 +1,5 @@
 import { WebSocket } from 'ws';
+import type { PresenceSession } from '@cariosan/core';
 import { CloseCode, FRAME_LIMIT, FRAME_WINDOW_MS } from './protocol';
 import type { Session, SessionSocket } from './session';
 
@@ -16,11 +17,16 @@ export class GatewayConnection implements SessionSocket {
   /** Start of the IDENTIFY deadline (reset after INVALID_SESSION). */
   waitingSince = Date.now();
   lastHeartbeatAt = Date.now();
+  /** Set once it no longer counts against its IP's unidentified connections. */
+  identified = false;
+  /** Its entry in the presence store while it carries a live session. */
+  presence: PresenceSession | undefined;
   private windowStart = Date.now();
   private framesInWindow = 0;
 
   constructor(
     readonly ws: WebSocket,
+    readonly ip: string,
     private readonly onSlowConsumer: () => void,
   ) {}
 

@@ -2,24 +2,27 @@ import { Module } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { AppConfig, REDIS } from '@cariosan/core';
 import { ChannelsModule } from '@cariosan/channels';
+import { PresenceModule } from '@cariosan/presence';
 import { UsersModule } from '@cariosan/users';
 import { AsyncApiController } from './asyncapi.controller';
 import { Fanout } from './fanout.service';
 import { GatewayService } from './gateway.service';
 import { MembershipService } from './membership.service';
+import { PresenceDispatch } from './presence-dispatch.service';
 import { InProcessResumeStore } from './resume-store/in-process-resume-store';
 import { RedisResumeStore } from './resume-store/redis-resume-store';
 import { RESUME_STORE } from './resume-store/resume-store.port';
 import { SessionManager } from './session-manager';
 
 @Module({
-  imports: [UsersModule, ChannelsModule],
+  imports: [UsersModule, ChannelsModule, PresenceModule],
   controllers: [AsyncApiController],
   providers: [
     GatewayService,
     SessionManager,
     Fanout,
     MembershipService,
+    PresenceDispatch,
     {
       provide: RESUME_STORE,
       inject: [AppConfig, REDIS],

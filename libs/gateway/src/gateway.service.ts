@@ -1,17 +1,13 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import {
-  Inject,
-  Injectable,
-  Logger,
-  OnApplicationBootstrap,
-  OnApplicationShutdown,
-  Optional,
-} from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import { AppConfig, MetricsService, PRESENCE, type PresencePort, ShutdownState } from '@cariosan/core';
+import { AppConfig, MetricsService, ShutdownState } from '@cariosan/core';
+import { PresenceService } from '@cariosan/presence';
 import { UsersService } from '@cariosan/users';
+import { clientIp } from './client-ip';
 import { GatewayConnection } from './gateway-connection';
 import {
   CloseCode,
@@ -22,7 +18,6 @@ import {
   parseClientFrame,
   type ClientFrame,
 } from './protocol';
-import type { Session } from './session';
 import { SessionManager } from './session-manager';
 
 export const GATEWAY_PATH = '/gateway';
@@ -37,6 +32,10 @@ const MAX_TOKEN_LENGTH = 512;
 export class GatewayService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Gateway');
   private readonly connections = new Set<GatewayConnection>();
+  /** Connections that have not identified yet, per client IP. */
+  private readonly unidentified = new Map<string, number>();
+  /** Live connections by the id their session holds in the presence store. */
+  private readonly byPresenceId = new Map<string, GatewayConnection>();
   private wss: WebSocketServer | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private draining = false;
@@ -49,8 +48,8 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
     private readonly shutdown: ShutdownState,
     private readonly users: UsersService,
     private readonly sessions: SessionManager,
+    private readonly presence: PresenceService,
     metrics: MetricsService,
-    @Optional() @Inject(PRESENCE) private readonly presence?: PresencePort,
   ) {
     this.connectionsGauge = metrics.gauge(
       'cariosan_gateway_connections',
@@ -83,6 +82,7 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
     this.sweeper = setInterval(() => this.sweep(), period);
     this.sweeper.unref();
     this.shutdown.onDrain(() => this.drain());
+    this.presence.onEvicted((id) => this.evict(id));
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -100,21 +100,25 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
       // Draining: cut the connection without an answer, so a proxy retries the next upstream.
       if (this.draining) return void socket.destroy();
       if (path !== GATEWAY_PATH) return reject(socket, 404, 'Not Found');
+      const ip = clientIp(req, this.config.trustProxyHops);
+      if ((this.unidentified.get(ip) ?? 0) >= this.config.gatewayMaxUnidentifiedPerIp)
+        return reject(socket, 429, 'Too Many Requests');
       const origin = req.headers.origin;
       // Browsers always send Origin; clients without one are not browsers and cannot be hijacked.
       if (origin && this.config.allowedOrigins.length > 0 && !this.config.allowedOrigins.includes(origin)) {
         return reject(socket, 403, 'Forbidden');
       }
-      this.wss!.handleUpgrade(req, socket, head, (ws) => this.open(ws));
+      this.wss!.handleUpgrade(req, socket, head, (ws) => this.open(ws, ip));
     } catch (err) {
       this.logger.warn(`upgrade failed: ${String(err)}`);
       socket.destroy();
     }
   }
 
-  private open(ws: WebSocket): void {
-    const conn = new GatewayConnection(ws, () => this.slowConsumers.inc());
+  private open(ws: WebSocket, ip: string): void {
+    const conn = new GatewayConnection(ws, ip, () => this.slowConsumers.inc());
     this.connections.add(conn);
+    this.unidentified.set(ip, (this.unidentified.get(ip) ?? 0) + 1);
     this.connectionsGauge.inc();
     // `ws` reports oversized frames (it closes 1009 itself) and protocol errors here.
     ws.on('error', (err) => this.logger.debug(`socket error: ${err.message}`));
@@ -127,12 +131,25 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
     conn.state = 'closed';
     if (!this.connections.delete(conn)) return;
     this.connectionsGauge.dec();
+    this.identified(conn);
     const session = conn.session;
     conn.session = undefined;
-    if (session && session.socket === conn) {
-      session.detach();
-      this.presence?.endSession(session.userId, session.id).catch(() => undefined);
+    if (session && session.socket === conn) session.detach();
+    const held = conn.presence;
+    if (held) {
+      conn.presence = undefined;
+      this.byPresenceId.delete(held.sessionId);
+      void this.presence.disconnect(held.userId, held.sessionId);
     }
+  }
+
+  /** The connection no longer counts as unidentified (it identified, or closed). */
+  private identified(conn: GatewayConnection): void {
+    if (conn.identified) return;
+    conn.identified = true;
+    const n = (this.unidentified.get(conn.ip) ?? 1) - 1;
+    if (n > 0) this.unidentified.set(conn.ip, n);
+    else this.unidentified.delete(conn.ip);
   }
 
   /** Every client frame lands here; nothing in it may throw out. */
@@ -158,8 +175,6 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
       case 'HEARTBEAT': {
         conn.lastHeartbeatAt = Date.now();
         conn.send(HEARTBEAT_ACK_FRAME);
-        const session = conn.session;
-        if (session) this.keepAlive(session);
         return;
       }
       case 'IDENTIFY':
@@ -192,17 +207,28 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
     if (frame.op === 'IDENTIFY') await this.sessions.identify(conn, auth);
     else if ((await this.sessions.resume(conn, auth, frame.sessionId, frame.seq)) === 'invalid')
       this.invalidSession(conn);
-    if (conn.session) this.keepAlive(conn.session);
+    const session = conn.session;
+    if (!session || conn.state !== 'ready') return;
+    this.identified(conn);
+    // Each live connection holds its own presence entry: a resume elsewhere adds the new one
+    // before the old one's grace runs out, so the user never flaps offline.
+    const held = {
+      userId: session.userId,
+      sessionId: randomBytes(12).toString('hex'),
+      startedAt: Date.now(),
+    };
+    conn.presence = held;
+    this.byPresenceId.set(held.sessionId, conn);
+    await this.presence.connect(held);
   }
 
-  private keepAlive(session: Session): void {
-    this.presence
-      ?.touchSession(
-        session.userId,
-        session.id,
-        Math.min(60_000, this.config.gatewayHeartbeatMs * 1.5 + 5000),
-      )
-      .catch(() => undefined);
+  /** The user went over their session cap and this is their oldest: it ends for good (4008). */
+  private evict(presenceId: string): void {
+    const conn = this.byPresenceId.get(presenceId);
+    if (!conn) return;
+    const session = conn.session;
+    if (session) this.sessions.end(session, CloseCode.RateLimited, 'too many sessions');
+    else conn.close(CloseCode.RateLimited, 'too many sessions');
   }
 
   /** Resume impossible: the client may identify again on this socket. */

@@ -192,7 +192,7 @@ export class SessionManager implements OnApplicationBootstrap, OnApplicationShut
     if (!items) return undefined;
     const runs = new Map<FrameItem, [string, number, number]>();
     for (const { item, index } of items) {
-      if (item[0] === 'T' || item[0] === 'R' || item[0] === 'Y') continue;
+      if (item[0] === 'T' || item[0] === 'P' || item[0] === 'R' || item[0] === 'Y') continue;
       const c = (item[0] === 'L' ? item[1] : item[0]) as string;
       const seq = item[0] === 'L' ? item[2] : (item[1] as number) + index;
       const run = runs.get(item);
@@ -205,6 +205,10 @@ export class SessionManager implements OnApplicationBootstrap, OnApplicationShut
       if (item[0] === 'Y') return undefined;
       if (item[0] === 'R') {
         frames.push(dispatchFrame('RESUMED', s, JSON.stringify({ sessionId })));
+      } else if (item[0] === 'P') {
+        frames.push(
+          dispatchFrame('PRESENCE_UPDATE', s, JSON.stringify({ userId: item[1], status: item[2] })),
+        );
       } else if (item[0] === 'T') {
         frames.push(
           dispatchFrame('TYPING_START', s, JSON.stringify({ channelId: item[1], userId: item[2] })),
@@ -432,12 +436,17 @@ export class SessionManager implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private revoke(session: Session): void {
+    this.end(session, CloseCode.AuthenticationFailed, 'token revoked');
+  }
+
+  /** Ends a session for good (it cannot be resumed) and closes its socket with this code. */
+  end(session: Session, code: number, reason: string): void {
     if (session.gone) return;
     this.fanout.remove(session);
     this.store.destroy(session.id).catch(() => undefined);
     const conn = session.socket as GatewayConnection | undefined;
     session.detach();
-    conn?.close(CloseCode.AuthenticationFailed, 'token revoked');
+    conn?.close(code, reason);
   }
 
   /** Detached sessions past the resume window are forgotten (and deleted, so a late resume cannot look complete). */

@@ -86,6 +86,13 @@ export class Session {
     this.items.push(['T', e.channelId, userId]);
   }
 
+  /** A presence change of someone sharing a channel with the user (connected sockets only). */
+  sendPresence(userId: string, status: string): void {
+    const s = this.next();
+    this.socket?.send(dispatchFrame('PRESENCE_UPDATE', s, JSON.stringify({ userId, status })));
+    this.items.push(['P', userId, status]);
+  }
+
   /** READY or RESUMED: frames of no event. */
   sendOwn(t: 'READY' | 'RESUMED', dataJson: string): void {
     const s = this.next();

@@ -4,12 +4,14 @@
  * - `[channelId, seq, n]`: n events of a channel, seq, seq+1, ... (consecutive frames);
  * - `['L', channelId, seq]`: the user's own leave, the last event of that channel it got;
  * - `['T', channelId, userId]`: a typing frame (not stored anywhere else);
+ * - `['P', userId, status]`: a PRESENCE_UPDATE frame (not stored anywhere else);
  * - `['R']`: a RESUMED frame; `['Y']`: READY (s = 1, never replayed).
  */
 export type FrameItem =
   | [channelId: string, seq: number, count: number]
   | ['L', channelId: string, seq: number]
   | ['T', channelId: string, userId: string]
+  | ['P', userId: string, status: string]
   | ['R']
   | ['Y'];
 
