@@ -58,7 +58,8 @@ export class PresenceDispatch implements OnApplicationBootstrap, OnApplicationSh
       this.versions.set(a.userId, [a.version, Date.now()]);
       const to = new Set<Session>(this.fanout.sessionsOf(a.userId));
       for (const c of a.channelIds) for (const s of this.fanout.sessionsIn(c)) to.add(s);
-      for (const s of to) if (s.socket && !s.gone) s.sendPresence(a.userId, a.status);
+      const data = JSON.stringify({ userId: a.userId, status: a.status });
+      for (const s of to) if (s.socket && !s.gone) s.sendPresence(a.userId, a.status, data);
     } catch (err) {
       this.logger.warn(`dropping a malformed presence announcement: ${String(err)}`);
     }

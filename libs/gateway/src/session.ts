@@ -87,9 +87,9 @@ export class Session {
   }
 
   /** A presence change of someone sharing a channel with the user (connected sockets only). */
-  sendPresence(userId: string, status: string): void {
+  sendPresence(userId: string, status: string, dataJson: string): void {
     const s = this.next();
-    this.socket?.send(dispatchFrame('PRESENCE_UPDATE', s, JSON.stringify({ userId, status })));
+    this.socket?.send(dispatchFrame('PRESENCE_UPDATE', s, dataJson));
     this.items.push(['P', userId, status]);
   }
 

@@ -33,7 +33,13 @@ export class PresenceController {
       'Only users who share a channel with the caller (and the caller) are in the answer; other ids ' +
       'are left out, so the answer says nothing about users the caller cannot see.',
   })
-  @ApiQuery({ name: 'userIds', description: 'comma-separated user ids, 1 to 100', example: '123,456' })
+  @ApiQuery({
+    name: 'userIds',
+    type: String,
+    required: true,
+    description: 'comma-separated user ids, 1 to 100',
+    example: '123,456',
+  })
   @ApiOkResponse({
     description: '`{userId: status}`',
     schema: {

@@ -206,31 +206,32 @@ export class PresenceService implements OnApplicationBootstrap, OnApplicationShu
     }
   }
 
-  /** Each change goes out once, with its user's channels; a lost one is retried a few times. */
+  /** Each change goes out once, with its user's channels; a failure is retried a few times. */
   private async announce(changes: PresenceChange[]): Promise<void> {
     if (changes.length === 0 || this.shutdown.isDraining) return;
-    const ids = [...new Set(changes.map((c) => c.userId))];
-    const rows = await this.db.query<{ user_id: string; channel_ids: string[] }>(
-      `SELECT user_id::text AS user_id, array_agg(channel_id::text) AS channel_ids
-         FROM channel_members WHERE user_id = ANY($1::bigint[]) GROUP BY user_id`,
-      [bigintArray(ids)],
-    );
-    const channels = new Map(rows.map((r) => [r.user_id, r.channel_ids]));
-    await Promise.all(
-      changes.map(async (c) => {
-        const message: PresenceAnnouncement = { ...c, channelIds: channels.get(c.userId) ?? [] };
-        for (let attempt = 0; ; attempt++) {
-          try {
-            return await this.bus.publish(PRESENCE_TOPIC, JSON.stringify(message));
-          } catch (err) {
-            if (attempt >= 3) {
-              this.logger.warn(`announcing presence failed: ${describeError(err).message}`);
-              return;
-            }
-            await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
-          }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const ids = [...new Set(changes.map((c) => c.userId))];
+        const rows = await this.db.query<{ user_id: string; channel_ids: string[] }>(
+          `SELECT user_id::text AS user_id, array_agg(channel_id::text) AS channel_ids
+             FROM channel_members WHERE user_id = ANY($1::bigint[]) GROUP BY user_id`,
+          [bigintArray(ids)],
+        );
+        const channels = new Map(rows.map((r) => [r.user_id, r.channel_ids]));
+        const pending = changes.map((c) => {
+          const message: PresenceAnnouncement = { ...c, channelIds: channels.get(c.userId) ?? [] };
+          return this.bus.publish(PRESENCE_TOPIC, JSON.stringify(message));
+        });
+        await Promise.all(pending);
+        return;
+      } catch (err) {
+        // A repeat is harmless: receivers drop a version they already delivered.
+        if (attempt >= 3) {
+          this.logger.warn(`announcing presence failed: ${describeError(err).message}`);
+          return;
         }
-      }),
-    );
+        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+      }
+    }
   }
 }
