@@ -101,7 +101,7 @@ const EVENT_SUMMARY: { [K in DomainEventType]: string } = {
     'A channel the user is a member of was created (also every new direct channel of theirs)',
   'channel.updated': 'A channel was renamed or its topic changed',
   'channel.archived': 'A channel was archived: history stays readable, writes answer 403',
-  'typing.started': 'Someone is typing (not stored, not replayed on RESUME after a replica crash)',
+  'typing.started': 'Someone is typing (not stored: to connected sessions only, never replayed on RESUME)',
 };
 
 export function buildAsyncApi(version: string): Record<string, unknown> {

@@ -11,6 +11,8 @@ const GAP_GRACE_MS = 15;
 /** Channel positions are compared with Postgres this often (a lost last event shows up here). */
 const POLL_MS = 1000;
 const NONE: ReadonlySet<Session> = new Set();
+/** Longest a session start waits for a subscription (Redis may be away: it is retried meanwhile). */
+const SUBSCRIBE_WAIT_MS = 2000;
 /** Typing waiting for its channel to catch up is dropped after this long. */
 const TYPING_TTL_MS = 5000;
 
@@ -30,6 +32,7 @@ interface Stream {
   /** Settles once the bus subscription is active and what was committed before it is read. */
   ready: Promise<void>;
   subscribed: boolean;
+  subscribing: boolean;
   fillTimer: NodeJS.Timeout | undefined;
   filling: boolean;
   /** Postgres' last seq at the previous poll when the stream was behind it. */
@@ -39,6 +42,7 @@ interface Stream {
 interface UserTopic {
   ready: Promise<void>;
   subscribed: boolean;
+  subscribing: boolean;
 }
 
 /**
@@ -107,12 +111,12 @@ export class Fanout implements OnApplicationBootstrap, OnApplicationShutdown {
     users.add(session);
     let topic = this.userTopics.get(session.userId);
     if (!topic) {
-      const created: UserTopic = { subscribed: false, ready: Promise.resolve() };
+      const created: UserTopic = { subscribed: false, subscribing: false, ready: Promise.resolve() };
       created.ready = this.subscribeUser(session.userId, created);
       this.userTopics.set(session.userId, created);
       topic = created;
     }
-    await topic.ready;
+    await within(topic.ready, SUBSCRIBE_WAIT_MS);
   }
 
   /**
@@ -335,7 +339,7 @@ export class Fanout implements OnApplicationBootstrap, OnApplicationShutdown {
     if (!st) st = this.openStream(channelId, pos);
     const cs = this.addToStream(st, session, pos);
     const caughtUp = pos < st.pos ? this.catchUp(session, st, cs, st.pos) : Promise.resolve();
-    return Promise.all([caughtUp, st.ready]).then(() => undefined);
+    return Promise.all([caughtUp, within(st.ready, SUBSCRIBE_WAIT_MS)]).then(() => undefined);
   }
 
   private addToStream(st: Stream, session: Session, pos: number): ChannelState {
@@ -397,6 +401,7 @@ export class Fanout implements OnApplicationBootstrap, OnApplicationShutdown {
       ring: [],
       ready: Promise.resolve(),
       subscribed: false,
+      subscribing: false,
       fillTimer: undefined,
       filling: false,
       lagTarget: 0,
@@ -408,22 +413,28 @@ export class Fanout implements OnApplicationBootstrap, OnApplicationShutdown {
 
   /** Subscribes, then reads what was committed before the subscription held. Never rejects. */
   private async subscribeStream(st: Stream): Promise<void> {
+    st.subscribing = true;
     try {
       await this.bus.subscribe(channelTopic(st.channelId), this.listener);
       st.subscribed = true;
     } catch (err) {
       // Retried by the poll; the stream is checked against Postgres meanwhile.
       this.logger.warn(`subscribing channel ${st.channelId} failed: ${describeError(err).message}`);
+    } finally {
+      st.subscribing = false;
     }
     await this.sync([st]);
   }
 
   private async subscribeUser(userId: string, topic: UserTopic): Promise<void> {
+    topic.subscribing = true;
     try {
       await this.bus.subscribe(userTopic(userId), this.listener);
       topic.subscribed = true;
     } catch (err) {
       this.logger.warn(`subscribing user ${userId} failed: ${describeError(err).message}`);
+    } finally {
+      topic.subscribing = false;
     }
   }
 
@@ -462,12 +473,13 @@ export class Fanout implements OnApplicationBootstrap, OnApplicationShutdown {
     this.polling = true;
     try {
       for (const [userId, topic] of this.userTopics) {
-        if (topic.subscribed) continue;
+        if (topic.subscribed || topic.subscribing) continue;
         void this.subscribeUser(userId, topic).then(() => {
           if (topic.subscribed) void this.checkMemberships(Date.now() - 60_000, [userId]);
         });
       }
-      for (const st of this.streams.values()) if (!st.subscribed) st.ready = this.subscribeStream(st);
+      for (const st of this.streams.values())
+        if (!st.subscribed && !st.subscribing) st.ready = this.subscribeStream(st);
       const last = await this.membership.lastSeqs([...this.streams.keys()]);
       const behind: Stream[] = [];
       for (const [c, seq] of last) {
@@ -520,4 +532,15 @@ export class Fanout implements OnApplicationBootstrap, OnApplicationShutdown {
       this.logger.warn(`checking memberships failed: ${describeError(err).message}`);
     }
   }
+}
+
+/** Resolves when `p` settles or after `ms`, whichever comes first. */
+function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.then(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

@@ -43,8 +43,13 @@ export function parseBusEvent(text: string): GatewayEvent | undefined {
   let data: string;
   const at = text.indexOf(DATA_KEY);
   try {
-    if (at > 0 && text.charCodeAt(text.length - 1) === 125 /* } */) {
-      header = JSON.parse(text.slice(0, at) + '}') as Header;
+    const sliced =
+      at > 0 && text.charCodeAt(text.length - 1) === 125 /* } */
+        ? (JSON.parse(text.slice(0, at) + '}') as Header)
+        : undefined;
+    // A header without createdAt: data was not last (an older writer), parse it all.
+    if (sliced && typeof sliced === 'object' && sliced.createdAt !== undefined) {
+      header = sliced;
       data = text.slice(at + DATA_KEY.length, text.length - 1);
     } else {
       const whole = JSON.parse(text) as Header & { data?: unknown };

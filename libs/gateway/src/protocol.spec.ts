@@ -1,6 +1,5 @@
 import { CloseCode, dispatchFrame, parseClientFrame } from './protocol';
-import { InProcessResumeStore } from './resume-store/in-process-resume-store';
-import { type Checkpoint, framesAfter, type LogEntry } from './resume-store/resume-store.port';
+import { framesAfter, type LogEntry } from './resume-store/resume-store.port';
 
 describe('parseClientFrame', () => {
   it.each([
@@ -61,38 +60,5 @@ describe('resume store', () => {
     expect(framesAfter(log, 0, 8)).toBeUndefined(); // frame 8 is not in the log
     expect(framesAfter([log[1]!], 2, 7)).toBeUndefined(); // frames 3 and 4 were trimmed
     expect(framesAfter([log[0]!, { from: 6, items: [['R'], ['R']] }], 2, 7)).toBeUndefined(); // a hole
-  });
-
-  it('refuses flushes from a replaced owner and checks the user on claim', async () => {
-    const store = new InProcessResumeStore(60_000);
-    await store.create({
-      sessionId: 's',
-      userId: 'u1',
-      tokenHash: 'h',
-      owner: 'owner-a',
-      s: 1,
-      positions: new Map([['10', 4]]),
-      entry: { from: 1, items: [['Y']] },
-    });
-    const cp = (owner: string, s: number): Checkpoint => ({
-      sessionId: 's',
-      owner,
-      s,
-      entry: { from: s, items: [['10', s + 3, 1]] },
-      positions: new Map([['10', s + 3]]),
-      dropped: [],
-      touch: false,
-      released: false,
-    });
-    expect(await store.flush([cp('owner-a', 2)])).toEqual(['ok']);
-    expect(await store.claim('s', 'u2', 'h', 'owner-b')).toBeUndefined();
-    expect(await store.claim('s', 'u1', 'h2', 'owner-b')).toMatchObject({
-      s: 2,
-      positions: new Map([['10', 5]]),
-    });
-    expect(await store.flush([cp('owner-a', 3)])).toEqual(['lost']);
-    expect(await store.flush([cp('owner-b', 3)])).toEqual(['ok']);
-    await store.destroy('s');
-    expect(await store.flush([cp('owner-b', 4)])).toEqual(['missing']);
   });
 });

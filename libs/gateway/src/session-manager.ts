@@ -143,7 +143,11 @@ export class SessionManager implements OnApplicationBootstrap, OnApplicationShut
       if (!peek || peek.userId !== auth.id) return this.drop(session);
       if (!peek.released) await this.askRelease(sessionId);
     }
-    const state = await this.store.claim(sessionId, auth.id, auth.tokenHash, session.owner);
+    const state = await this.store.claim(sessionId, {
+      userId: auth.id,
+      tokenHash: auth.tokenHash,
+      owner: session.owner,
+    });
     if (!state) return this.drop(session);
     let replay: string[] = [];
     if (seq > state.s) {

@@ -2,6 +2,7 @@ import type {
   Checkpoint,
   FlushResult,
   NewSession,
+  Claimant,
   ResumeStorePort,
   StoredSession,
 } from './resume-store.port';
@@ -58,12 +59,7 @@ export class InProcessResumeStore implements ResumeStorePort {
     return e ? { userId: e.userId, released: e.released } : undefined;
   }
 
-  async claim(
-    sessionId: string,
-    userId: string,
-    tokenHash: string,
-    owner: string,
-  ): Promise<StoredSession | undefined> {
+  async claim(sessionId: string, { userId, tokenHash, owner }: Claimant): Promise<StoredSession | undefined> {
     const e = this.live(sessionId);
     if (!e || e.userId !== userId) return undefined;
     const released = e.released;

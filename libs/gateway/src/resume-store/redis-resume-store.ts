@@ -5,6 +5,7 @@ import {
   LOG_CAP,
   type LogEntry,
   type NewSession,
+  type Claimant,
   type ResumeStorePort,
   type StoredSession,
 } from './resume-store.port';
@@ -148,12 +149,7 @@ export class RedisResumeStore implements ResumeStorePort {
     return userId ? { userId, released: released === '1' } : undefined;
   }
 
-  async claim(
-    sessionId: string,
-    userId: string,
-    tokenHash: string,
-    owner: string,
-  ): Promise<StoredSession | undefined> {
+  async claim(sessionId: string, { userId, tokenHash, owner }: Claimant): Promise<StoredSession | undefined> {
     const [meta, log] = keys(sessionId);
     const res = (await this.claimScript(meta, log, userId, owner, tokenHash, this.ttlMs)) as
       [string[], string[], string] | null;

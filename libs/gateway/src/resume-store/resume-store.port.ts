@@ -47,6 +47,13 @@ export interface NewSession {
   entry: LogEntry | undefined;
 }
 
+/** Who takes a session over: its user (checked), the token they resumed with, the new owner. */
+export interface Claimant {
+  userId: string;
+  tokenHash: string;
+  owner: string;
+}
+
 /** ok; lost: another owner claimed it; missing: the store lost it (Redis emptied), rewrite it whole. */
 export type FlushResult = 'ok' | 'lost' | 'missing';
 
@@ -77,12 +84,7 @@ export interface ResumeStorePort {
   flush(batch: Checkpoint[]): Promise<FlushResult[]>;
   peek(sessionId: string): Promise<{ userId: string; released: boolean } | undefined>;
   /** Makes `owner` the owner when the session exists and belongs to `userId`; its state as stored. */
-  claim(
-    sessionId: string,
-    userId: string,
-    tokenHash: string,
-    owner: string,
-  ): Promise<StoredSession | undefined>;
+  claim(sessionId: string, by: Claimant): Promise<StoredSession | undefined>;
   destroy(sessionId: string): Promise<void>;
 }
 
