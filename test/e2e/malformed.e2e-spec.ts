@@ -707,7 +707,13 @@ describe('malformed requests', () => {
 
   beforeAll(async () => {
     // Info level: the boot log lists the mounted routes. The fuzz below is hundreds of requests.
-    stack = await startStack(1, { env: { CARIOS_LOG_LEVEL: 'info', CARIOS_RATE_LIMIT_REQUESTS: '100000' } });
+    stack = await startStack(1, {
+      env: {
+        CARIOS_LOG_LEVEL: 'info',
+        CARIOS_RATE_LIMIT_REQUESTS: '100000',
+        CARIOS_RATE_LIMIT_ANONYMOUS: '100000',
+      },
+    });
     api = new Api(stack.servers[0]!.url);
     user = await registerUser(api, { displayName: 'Grace' });
     before = await user.api.get(ME);

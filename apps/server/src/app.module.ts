@@ -1,12 +1,13 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { AppConfig, CoreModule } from '@cariosan/core';
 import { ChannelsModule } from '@cariosan/channels';
 import { GatewayModule } from '@cariosan/gateway';
 import { MessagesModule } from '@cariosan/messages';
 import { SCHEMA } from '@cariosan/migrations';
 import { PresenceModule } from '@cariosan/presence';
-import { RateLimitModule } from '@cariosan/ratelimit';
-import { UsersModule } from '@cariosan/users';
+import { RateLimitGuard, RateLimitModule } from '@cariosan/ratelimit';
+import { AuthGuard, UsersModule } from '@cariosan/users';
 
 @Module({})
 export class AppModule {
@@ -21,6 +22,11 @@ export class AppModule {
         MessagesModule,
         PresenceModule,
         GatewayModule,
+      ],
+      providers: [
+        // In this order: a request is counted in its rate-limit buckets before its token is looked up.
+        { provide: APP_GUARD, useExisting: RateLimitGuard },
+        { provide: APP_GUARD, useExisting: AuthGuard },
       ],
     };
   }

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { buildInfo, completeOpenApi } from '@cariosan/core';
+import { buildInfo, completeOpenApi, countUnroutedRequests } from '@cariosan/core';
 
 export const OPENAPI_JSON_PATH = '/api/v1/openapi.json';
 export const API_DOCS_PATH = '/api/docs';
@@ -56,6 +56,8 @@ export function buildOpenApi(app: INestApplication): OpenAPIObject {
 
 /** Serves the document and its page; the document is built on the first request, not at boot. */
 export function setupApiDocs(app: INestApplication): void {
+  // Served by Swagger, not by a controller: no guard counts it, so count it here (anonymous bucket).
+  app.use(OPENAPI_JSON_PATH, countUnroutedRequests(app));
   SwaggerModule.setup(API_DOCS_PATH.slice(1), app, () => buildOpenApi(app), {
     jsonDocumentUrl: OPENAPI_JSON_PATH.slice(1),
     raw: ['json'],

@@ -22,6 +22,7 @@ export * from './ports/presence.port';
 export * from './ports/rate-limit.port';
 export * from './redis/redis.module';
 export * from './auth/public.decorator';
+export * from './auth/rate-limit.decorator';
 export * from './http/validators';
 export * from './http/pagination';
 export * from './http/openapi';

@@ -1,6 +1,7 @@
 import { WebSocket } from 'ws';
 import type { PresenceSession } from '@cariosan/core';
-import { CloseCode, FRAME_LIMIT, FRAME_WINDOW_MS } from './protocol';
+import type { ConnectionFrameLimiter } from '@cariosan/ratelimit';
+import { CloseCode } from './protocol';
 import type { Session, SessionSocket } from './session';
 
 /** Bytes a socket may have queued before it counts as a slow consumer and is closed. */
@@ -21,22 +22,17 @@ export class GatewayConnection implements SessionSocket {
   identified = false;
   /** Its entry in the presence store while it carries a live session. */
   presence: PresenceSession | undefined;
-  private windowStart = Date.now();
-  private framesInWindow = 0;
 
   constructor(
     readonly ws: WebSocket,
     readonly ip: string,
+    private readonly frames: ConnectionFrameLimiter,
     private readonly onSlowConsumer: () => void,
   ) {}
 
   /** Counts a client frame; false when the connection went over its budget. */
-  countFrame(now: number): boolean {
-    if (now - this.windowStart >= FRAME_WINDOW_MS) {
-      this.windowStart = now;
-      this.framesInWindow = 0;
-    }
-    return ++this.framesInWindow <= FRAME_LIMIT;
+  countFrame(): boolean {
+    return this.frames.consume();
   }
 
   send(frame: string): void {

@@ -3,6 +3,7 @@ import type Redis from 'ioredis';
 import { AppConfig, REDIS } from '@cariosan/core';
 import { ChannelsModule } from '@cariosan/channels';
 import { PresenceModule } from '@cariosan/presence';
+import { RateLimitModule } from '@cariosan/ratelimit';
 import { UsersModule } from '@cariosan/users';
 import { AsyncApiController } from './asyncapi.controller';
 import { Fanout } from './fanout.service';
@@ -15,7 +16,7 @@ import { RESUME_STORE } from './resume-store/resume-store.port';
 import { SessionManager } from './session-manager';
 
 @Module({
-  imports: [UsersModule, ChannelsModule, PresenceModule],
+  imports: [UsersModule, ChannelsModule, PresenceModule, RateLimitModule],
   controllers: [AsyncApiController],
   providers: [
     GatewayService,

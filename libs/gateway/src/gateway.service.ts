@@ -6,8 +6,8 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { AppConfig, MetricsService, ShutdownState } from '@cariosan/core';
 import { PresenceService } from '@cariosan/presence';
+import { forwardedClientIp, RateLimiters } from '@cariosan/ratelimit';
 import { UsersService } from '@cariosan/users';
-import { clientIp } from './client-ip';
 import { GatewayConnection } from './gateway-connection';
 import {
   CloseCode,
@@ -49,6 +49,7 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
     private readonly users: UsersService,
     private readonly sessions: SessionManager,
     private readonly presence: PresenceService,
+    private readonly limiters: RateLimiters,
     metrics: MetricsService,
   ) {
     this.connectionsGauge = metrics.gauge(
@@ -100,7 +101,11 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
       // Draining: cut the connection without an answer, so a proxy retries the next upstream.
       if (this.draining) return void socket.destroy();
       if (path !== GATEWAY_PATH) return reject(socket, 404, 'Not Found');
-      const ip = clientIp(req, this.config.trustProxyHops);
+      const ip = forwardedClientIp(
+        req.socket.remoteAddress,
+        req.headers['x-forwarded-for'],
+        this.config.trustProxyHops,
+      );
       if ((this.unidentified.get(ip) ?? 0) >= this.config.gatewayMaxUnidentifiedPerIp)
         return reject(socket, 429, 'Too Many Requests');
       const origin = req.headers.origin;
@@ -116,7 +121,7 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private open(ws: WebSocket, ip: string): void {
-    const conn = new GatewayConnection(ws, ip, () => this.slowConsumers.inc());
+    const conn = new GatewayConnection(ws, ip, this.limiters.frameLimiter(), () => this.slowConsumers.inc());
     this.connections.add(conn);
     this.unidentified.set(ip, (this.unidentified.get(ip) ?? 0) + 1);
     this.connectionsGauge.inc();
@@ -156,7 +161,7 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
   private receive(conn: GatewayConnection, data: RawData, isBinary: boolean): void {
     try {
       if (conn.state === 'closed') return;
-      if (!conn.countFrame(Date.now())) return conn.close(CloseCode.RateLimited, 'rate limited');
+      if (!conn.countFrame()) return conn.close(CloseCode.RateLimited, 'rate limited');
       if (isBinary) return conn.close(CloseCode.DecodeError, 'binary frames are not accepted');
       const text = Array.isArray(data)
         ? Buffer.concat(data).toString('utf8')

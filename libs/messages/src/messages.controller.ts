@@ -8,7 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { ApiErrors, ApiIdParam, ApiPageQuery, parsePageQuery } from '@cariosan/core';
+import { ApiErrors, ApiIdParam, ApiPageQuery, parsePageQuery, RateLimit } from '@cariosan/core';
 import { MyChannelResponse } from '@cariosan/channels';
 import { AuthenticatedUser, CurrentUser } from '@cariosan/users';
 import { EditMessageDto, MessageResponse, PostMessageDto, ReadMarkerDto } from './dto/message.dto';
@@ -35,6 +35,7 @@ export class MessagesController {
   constructor(private readonly messages: MessagesService) {}
 
   @Post()
+  @RateLimit('post')
   @ApiOperation({
     summary: 'Post a message (members)',
     description:

@@ -1,3 +1,5 @@
-export * from './in-process-rate-limit';
+export * from './client-ip';
+export * from './connection-frame-limiter';
+export * from './rate-limit.guard';
+export * from './rate-limiters';
 export * from './ratelimit.module';
-export * from './redis-rate-limit';

@@ -1,24 +1,22 @@
-import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
-import type Redis from 'ioredis';
-import { RATE_LIMIT, REDIS } from '@cariosan/core';
+import { Module } from '@nestjs/common';
+import { EDGE_RATE_LIMIT } from '@cariosan/core';
 import { UsersModule } from '@cariosan/users';
-import { InProcessRateLimit } from './in-process-rate-limit';
-import { RateLimitMiddleware } from './rate-limit.middleware';
-import { RedisRateLimit } from './redis-rate-limit';
+import { EdgeRateLimiter, RateLimitGuard } from './rate-limit.guard';
+import { RateLimiters } from './rate-limiters';
 
+/**
+ * The rate limits: `RateLimitGuard` (register it as a global guard before the AuthGuard, see
+ * AppModule), the edge counter the HTTP layer calls for requests no guard sees, and
+ * `RateLimiters.frameLimiter()` for gateway connections.
+ */
 @Module({
   imports: [UsersModule],
   providers: [
-    {
-      provide: RATE_LIMIT,
-      inject: [REDIS],
-      useFactory: (redis: Redis | null) => (redis ? new RedisRateLimit(redis) : new InProcessRateLimit()),
-    },
+    RateLimiters,
+    RateLimitGuard,
+    EdgeRateLimiter,
+    { provide: EDGE_RATE_LIMIT, useExisting: EdgeRateLimiter },
   ],
-  exports: [RATE_LIMIT],
+  exports: [RateLimiters, RateLimitGuard, EDGE_RATE_LIMIT],
 })
-export class RateLimitModule implements NestModule {
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(RateLimitMiddleware).forRoutes('api/v1/*path');
-  }
-}
+export class RateLimitModule {}

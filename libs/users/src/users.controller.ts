@@ -6,7 +6,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import { ApiErrors, ApiIdParam, Public } from '@cariosan/core';
+import { ApiErrors, ApiIdParam, Public, RateLimit } from '@cariosan/core';
 import { CurrentUser } from './auth.guard';
 import { LoginDto, RegisterDto, UpdateMeDto } from './dto/auth.dto';
 import { AuthResponse, UserResponse } from './dto/user.response';
@@ -42,6 +42,7 @@ export class AuthController {
   }
 
   @Public()
+  @RateLimit('login')
   @Post('login')
   @HttpCode(200)
   @ApiOperation({ summary: 'Log in: a new token for a username and password' })

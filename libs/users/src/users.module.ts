@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
 import { AuthGuard } from './auth.guard';
 import { InvitesController } from './invites.controller';
 import { InvitesService } from './invites.service';
@@ -9,7 +8,8 @@ import { UsersService } from './users.service';
 
 @Module({
   controllers: [AuthController, UsersController, InvitesController],
-  providers: [UsersService, InvitesService, TokenCache, { provide: APP_GUARD, useClass: AuthGuard }],
-  exports: [UsersService],
+  providers: [UsersService, InvitesService, TokenCache, AuthGuard],
+  // AuthGuard is registered as a global guard by the app, after the rate limiter (see AppModule).
+  exports: [UsersService, AuthGuard],
 })
 export class UsersModule {}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Flags } from '../support/args';
 import { machineLoad, printTable, ratio, writeResult, type Row } from '../support/report';
 import { sleep, startServer, type ServerProcess } from '../support/processes';
-import { startStack } from '../support/stack';
+import { startStack, UNLIMITED } from '../support/stack';
 import { uptime } from './common';
 
 /**
@@ -94,7 +94,7 @@ export async function runBoot(flags: Flags): Promise<void> {
   );
 
   const dataDir = mkdtempSync(join(tmpdir(), 'cariosan-bench-boot-'));
-  const embeddedEnv = { CARIOS_DATA_DIR: dataDir, CARIOS_RATE_LIMIT_REQUESTS: '1000000' };
+  const embeddedEnv = { CARIOS_DATA_DIR: dataDir, ...UNLIMITED };
   let embedded: Figures;
   let second: Figures;
   let postgres: Figures;

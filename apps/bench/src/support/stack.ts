@@ -7,6 +7,15 @@ import { createBenchDatabase, type BenchDatabase } from './database';
 import { benchEnv } from './env';
 import { onInterrupt, startServer, type ServerProcess, type StartOptions } from './processes';
 
+/** Rate limits out of the way: a benchmark measures the server, not its limiter's refusals. */
+export const UNLIMITED: Record<string, string> = {
+  CARIOS_RATE_LIMIT_REQUESTS: '1000000',
+  CARIOS_RATE_LIMIT_ANONYMOUS: '1000000',
+  CARIOS_RATE_LIMIT_LOGIN: '1000000',
+  CARIOS_RATE_LIMIT_LOGIN_ACCOUNT: '1000000',
+  CARIOS_RATE_LIMIT_POSTS: '1000000',
+};
+
 export interface Stack {
   db: BenchDatabase;
   env: Record<string, string>;
@@ -84,7 +93,7 @@ export async function startStack(replicas: number, opts: StackOptions = {}): Pro
     CARIOS_REDIS_URL: redisUrl,
     CARIOS_REDIS_PREFIX: `cariosan-bench-${randomBytes(4).toString('hex')}:`,
     CARIOS_DATA_DIR: dataDir,
-    CARIOS_RATE_LIMIT_REQUESTS: '1000000',
+    ...UNLIMITED,
     ...opts.env,
   };
   const servers: ServerProcess[] = [];

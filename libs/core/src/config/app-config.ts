@@ -23,11 +23,20 @@ export interface S3Config {
 }
 
 export interface RateLimitConfig {
-  /** Requests per window for an authenticated user (or an anonymous IP). */
+  /** Requests per window for an authenticated user. */
   perWindow: number;
+  /** Requests per window for one client IP without a (known) token, refused requests included. */
+  anonymousPerWindow: number;
   /** Login attempts per window for one IP + username. */
   loginPerWindow: number;
+  /** Login attempts per window for one username from every IP together. */
+  loginAccountPerWindow: number;
+  /** Posts per window by one user in one channel. */
+  postsPerWindow: number;
   windowSeconds: number;
+  /** Client frames per gateway connection per `gatewayWindowSeconds`. */
+  gatewayFrames: number;
+  gatewayWindowSeconds: number;
 }
 
 export type RegistrationMode = 'open' | 'invite' | 'closed';
@@ -69,7 +78,16 @@ export class AppConfig {
   logLevel: LogLevel = 'info';
   /** Origins allowed to open a gateway socket; empty allows any. */
   allowedOrigins: string[] = [];
-  rateLimit: RateLimitConfig = { perWindow: 600, loginPerWindow: 10, windowSeconds: 60 };
+  rateLimit: RateLimitConfig = {
+    perWindow: 600,
+    anonymousPerWindow: 600,
+    loginPerWindow: 10,
+    loginAccountPerWindow: 30,
+    postsPerWindow: 300,
+    windowSeconds: 60,
+    gatewayFrames: 120,
+    gatewayWindowSeconds: 60,
+  };
   /** How long in-flight requests may take to finish after SIGTERM. */
   shutdownTimeoutMs = 10_000;
   /** Largest JSON request body accepted. */
@@ -248,10 +266,28 @@ export function loadConfig(env: Env): AppConfig {
 
   c.allowedOrigins = parseOrigins('CARIOS_ALLOWED_ORIGINS', str(env, 'CARIOS_ALLOWED_ORIGINS'));
 
+  const rl = c.rateLimit;
   c.rateLimit = {
-    perWindow: int(env, 'CARIOS_RATE_LIMIT_REQUESTS', c.rateLimit.perWindow, 1, 1_000_000),
-    loginPerWindow: int(env, 'CARIOS_RATE_LIMIT_LOGIN', c.rateLimit.loginPerWindow, 1, 1_000_000),
-    windowSeconds: int(env, 'CARIOS_RATE_LIMIT_WINDOW_SECONDS', c.rateLimit.windowSeconds, 1, 86_400),
+    perWindow: int(env, 'CARIOS_RATE_LIMIT_REQUESTS', rl.perWindow, 1, 1_000_000),
+    anonymousPerWindow: int(env, 'CARIOS_RATE_LIMIT_ANONYMOUS', rl.anonymousPerWindow, 1, 1_000_000),
+    loginPerWindow: int(env, 'CARIOS_RATE_LIMIT_LOGIN', rl.loginPerWindow, 1, 1_000_000),
+    loginAccountPerWindow: int(
+      env,
+      'CARIOS_RATE_LIMIT_LOGIN_ACCOUNT',
+      rl.loginAccountPerWindow,
+      1,
+      1_000_000,
+    ),
+    postsPerWindow: int(env, 'CARIOS_RATE_LIMIT_POSTS', rl.postsPerWindow, 1, 1_000_000),
+    windowSeconds: int(env, 'CARIOS_RATE_LIMIT_WINDOW_SECONDS', rl.windowSeconds, 1, 86_400),
+    gatewayFrames: int(env, 'CARIOS_RATE_LIMIT_GATEWAY_FRAMES', rl.gatewayFrames, 1, 1_000_000),
+    gatewayWindowSeconds: int(
+      env,
+      'CARIOS_RATE_LIMIT_GATEWAY_WINDOW_SECONDS',
+      rl.gatewayWindowSeconds,
+      1,
+      3600,
+    ),
   };
   c.shutdownTimeoutMs = int(env, 'CARIOS_SHUTDOWN_TIMEOUT_MS', c.shutdownTimeoutMs, 0, 120_000);
   c.gatewayHeartbeatMs = int(env, 'CARIOS_GATEWAY_HEARTBEAT_MS', c.gatewayHeartbeatMs, 200, 600_000);

@@ -1,8 +1,9 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { AppError, ErrorBody, ErrorCode, ERROR_STATUS } from './app-error';
 import { requestIdOf } from '../logging/logging.module';
 import { describeError, isOutage } from './outage';
+import type { EdgeRateLimit } from '../ports/rate-limit.port';
 
 /** How soon a client may retry after a 503 for an outage, in seconds. */
 export const OUTAGE_RETRY_AFTER_SECONDS = 1;
@@ -60,14 +61,27 @@ function shaped(status: number, code: ErrorCode, message: string) {
   return { status, body: { error: { code, message, details: [] } }, headers: {} };
 }
 
+/**
+ * The one exception filter. An /api/v1 request that no rate-limit guard counted (no route
+ * matched, a path that does not decode) is counted against its IP first (`edge`), and answers 429
+ * when that IP is over its budget.
+ */
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
 
+  constructor(private readonly edge?: EdgeRateLimit) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') return;
+    const req = host.switchToHttp().getRequest<Request>();
     const res = host.switchToHttp().getResponse<Response>();
-    const reqId = requestIdOf(host.switchToHttp().getRequest());
+    if (!this.edge) return this.answer(exception, req, res);
+    void this.edge.countUnrouted(req, res).then((refused) => this.answer(refused ?? exception, req, res));
+  }
+
+  private answer(exception: unknown, req: Request, res: Response): void {
+    const reqId = requestIdOf(req);
     const { status, body, headers } = toErrorResponse(exception);
     if (status === 503) {
       this.logger.warn({ reqId, error: describeError(exception) }, 'request answered 503');

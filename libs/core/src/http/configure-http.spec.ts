@@ -1,4 +1,4 @@
-import { findBadString, findReservedKey } from './configure-http';
+import { findBadString, findReservedKey, normalisePath } from './configure-http';
 
 describe('findBadString', () => {
   it.each([
@@ -58,5 +58,20 @@ describe('findReservedKey', () => {
     ).toBeUndefined();
     expect(findReservedKey(['a', 1, null])).toBeUndefined();
     expect(findReservedKey(undefined)).toBeUndefined();
+  });
+});
+
+describe('normalisePath', () => {
+  it('collapses runs of slashes and decodes escaped unreserved characters, leaving the query alone', () => {
+    expect(normalisePath('//api/v1//auth/%6Cogin')).toBe('/api/v1/auth/login');
+    expect(normalisePath('/api/v1/auth/%4C%4f%47IN?next=%2F%2Fx//y')).toBe(
+      '/api/v1/auth/LOGIN?next=%2F%2Fx//y',
+    );
+    expect(normalisePath('/a/%2d%2E%5f%7E%30%39%41%5A%61%7a')).toBe('/a/-._~09AZaz');
+  });
+
+  it('keeps reserved and non-ASCII escapes (a %2F is not a path separator) and bad escapes as they are', () => {
+    expect(normalisePath('/api/v1/users/%2F%40me')).toBe('/api/v1/users/%2F%40me');
+    expect(normalisePath('/api/v1/users/%C3%A9%ZZ%4')).toBe('/api/v1/users/%C3%A9%ZZ%4');
   });
 });

@@ -9,6 +9,7 @@ import { AllExceptionsFilter, toErrorResponse } from '../errors/all-exceptions.f
 import { AppError, ErrorBody, ValidationError } from '../errors/app-error';
 import { createValidationPipe } from './validation';
 import { ShutdownState } from '../lifecycle/shutdown-state';
+import { EDGE_RATE_LIMIT, EdgeRateLimit } from '../ports/rate-limit.port';
 
 /** Finds the first string that Postgres would refuse (NUL) or that is not valid Unicode (lone surrogates). */
 export function findBadString(value: unknown, path = 'body', depth = 0): string | undefined {
@@ -53,6 +54,43 @@ export function findReservedKey(value: unknown, path = 'body', depth = 0): strin
 }
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
+
+/** A percent-escape of an unreserved character (RFC 3986 2.3: equivalent to the character itself). */
+const ESCAPED_UNRESERVED = /%(?:[46][1-9a-f]|[57][0-9a]|3[0-9]|2[de]|5f|7e)/gi;
+
+/**
+ * The request path in the form the router matches: runs of slashes collapsed and escaped
+ * unreserved characters decoded (`//api/v1/auth/%6Cogin` is `/api/v1/auth/login`), the query left
+ * as it is. Together with Express' case-insensitive, trailing-slash-tolerant matching, every
+ * spelling of a route reaches that route (and counts in its rate-limit buckets).
+ */
+export function normalisePath(url: string): string {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const normal = path.replace(/\/{2,}/g, '/').replace(ESCAPED_UNRESERVED, (e) => decodeURIComponent(e));
+  return q === -1 ? normal : normal + url.slice(q);
+}
+
+/** The edge rate limiter, when the app has one (libs/ratelimit provides it). */
+function edgeRateLimitOf(app: INestApplication): EdgeRateLimit | undefined {
+  try {
+    return app.get<EdgeRateLimit>(EDGE_RATE_LIMIT, { strict: false });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A middleware counting the requests it sees against their IP's anonymous bucket: for routes that
+ * are not Nest handlers (the OpenAPI document served by Swagger), which no guard counts.
+ */
+export function countUnroutedRequests(app: INestApplication) {
+  const edge = edgeRateLimitOf(app);
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (!edge) return next();
+    void edge.countUnrouted(req, res).then((refused) => next(refused));
+  };
+}
 
 /** Raw-body checks JSON.parse cannot make: a BOM (which iconv would strip) and bytes that are not UTF-8 (which it would turn into U+FFFD). */
 function verifyJsonBytes(_req: unknown, _res: unknown, buf: Buffer): void {
@@ -110,9 +148,11 @@ export function configureHttp(app: INestApplication): void {
   express_.set('trust proxy', config.trustProxyHops);
   express_.set('etag', false);
 
-  express_.use((_req: Request, res: Response, next: NextFunction) => {
+  const edge = edgeRateLimitOf(app);
+  express_.use((req: Request, res: Response, next: NextFunction) => {
     // Draining: tell keep-alive clients not to reuse this connection.
     if (shutdown.isDraining) res.setHeader('Connection', 'close');
+    req.url = normalisePath(req.url);
     next();
   });
   answerClientErrors(app.getHttpServer() as Server);
@@ -149,13 +189,17 @@ export function configureHttp(app: INestApplication): void {
     }
     next();
   });
-  // Errors raised by the middleware above never reach Nest's filters: shape them here.
-  express_.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+  // Errors raised by the middleware above never reach Nest's filters: shape them here, after
+  // counting the request against its IP (it never reaches a rate-limit guard).
+  express_.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
-    const { status, body, headers } = toErrorResponse(err);
-    res.status(status).set(headers).json(body);
+    void (async () => {
+      const refused = edge ? await edge.countUnrouted(req, res) : undefined;
+      const { status, body, headers } = toErrorResponse(refused ?? err);
+      if (!res.headersSent) res.status(status).set(headers).json(body);
+    })();
   });
 
   app.useGlobalPipes(createValidationPipe());
-  app.useGlobalFilters(new AllExceptionsFilter());
+  app.useGlobalFilters(new AllExceptionsFilter(edge));
 }
