@@ -210,3 +210,43 @@ describeWithCluster('presence and session limits across three replicas', () => {
     await connect(2);
   });
 });
+
+describe('presence on one embedded replica (no Redis: the in-process store)', () => {
+  let stack: TestStack;
+  const clients: GatewayClient[] = [];
+
+  beforeAll(async () => {
+    stack = await startStack(1, { redis: false, env: ENV });
+  });
+  afterEach(() => {
+    for (const c of clients.splice(0)) c.terminate();
+  });
+  afterAll(() => stack.close());
+
+  it('announces online, dnd and offline, caps sessions, and GET /presence answers', async () => {
+    const api = new Api(stack.servers[0]!.url);
+    const alice = await registerUser(api);
+    const bob = await registerUser(api);
+    const channel = await createChannel(alice);
+    await join(bob, channel.id);
+    const connect = async (token: string) => {
+      const c = await GatewayClient.connect(api.baseUrl);
+      clients.push(c);
+      await c.identify(token);
+      return c;
+    };
+    const bobWatch = await connect(bob.token);
+    const tabs = [];
+    for (let i = 0; i < 5; i++) tabs.push(await connect(alice.token));
+    await bobWatch.waitFor(statusFrame(alice.id, 'online'));
+    await alice.api.put('/api/v1/users/@me/presence', { status: 'dnd' });
+    await bobWatch.waitFor(statusFrame(alice.id, 'dnd'));
+    expect((await bob.api.get(`/api/v1/presence?userIds=${alice.id}`)).body).toEqual({ [alice.id]: 'dnd' });
+    await connect(alice.token);
+    expect((await tabs[0]!.waitClosed()).code).toBe(4008);
+    for (const t of tabs) t.end();
+    clients.at(-1)!.end();
+    await bobWatch.waitFor(statusFrame(alice.id, 'offline'), 30_000);
+    expect(presenceOf(bobWatch, alice.id).map((f) => f.d.status)).toEqual(['online', 'dnd', 'offline']);
+  });
+});
