@@ -154,6 +154,27 @@ describeWithCluster('presence and session limits across three replicas', () => {
     expect(presenceOf(bobWatch, alice.id).map((f) => f.d.status)).toEqual(['online', 'offline']);
   });
 
+  it('a client moved off a draining replica (SIGTERM, 1001, RESUME elsewhere) stays online without a flap', async () => {
+    const { alice, bob } = await trio();
+    const draining = await stack.start();
+    const bobWatch = await connect(0, bob.token);
+    const tab = await GatewayClient.connect(draining.url);
+    clients.push(tab);
+    const ready = await tab.identify(alice.token);
+    await bobWatch.waitFor(statusFrame(alice.id, 'online'));
+    const stopped = draining.stop('SIGTERM');
+    expect((await tab.waitClosed()).code).toBe(1001);
+    const resumed = await connect(1);
+    resumed.send({ op: 'RESUME', d: { token: alice.token, sessionId: ready.d.sessionId, seq: tab.lastSeq } });
+    await resumed.waitFor((f) => f.t === 'RESUMED');
+    await stopped;
+    // Past the dead replica's TTL (3 s) and several sweeps: still one announcement.
+    await sleep(5000);
+    expect(presenceOf(bobWatch, alice.id).map((f) => f.d.status)).toEqual(['online']);
+    resumed.end();
+    await bobWatch.waitFor(statusFrame(alice.id, 'offline'), 30_000);
+  });
+
   it('GET /presence answers 400 for no ids, bad ids and more than 100', async () => {
     const { alice } = await trio();
     const ids = Array.from({ length: 101 }, (_, i) => String(1000 + i)).join(',');
