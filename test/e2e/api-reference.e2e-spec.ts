@@ -219,7 +219,7 @@ describe('API reference', () => {
     it('has a message for every dispatch type of the event map, READY and RESUMED', () => {
       const messages = Object.keys(asyncapi.components.messages as object);
       expect(messages).toEqual(
-        expect.arrayContaining([...Object.values(GATEWAY_DISPATCH), 'READY', 'RESUMED']),
+        expect.arrayContaining([...Object.values(GATEWAY_DISPATCH), 'READY', 'RESUMED', 'PRESENCE_UPDATE']),
       );
       expect(messages).toEqual(
         expect.arrayContaining(['HELLO', 'IDENTIFY', 'RESUME', 'HEARTBEAT', 'HEARTBEAT_ACK']),
@@ -268,7 +268,8 @@ describe('API reference', () => {
         }
         expect(wrong).toEqual([]);
         expect([...seen].sort()).toEqual(
-          ['HELLO', 'HEARTBEAT_ACK', 'READY', ...Object.values(GATEWAY_DISPATCH)].sort(),
+          // PRESENCE_UPDATE: the user's own `online`, which every session hears.
+          ['HELLO', 'HEARTBEAT_ACK', 'READY', 'PRESENCE_UPDATE', ...Object.values(GATEWAY_DISPATCH)].sort(),
         );
       } finally {
         client.terminate();
@@ -277,7 +278,7 @@ describe('API reference', () => {
 
     it('has every dispatch type written up in docs/gateway.md with an example frame', () => {
       const md = readFileSync(resolve(ROOT, 'docs/gateway.md'), 'utf8');
-      for (const type of ['READY', 'RESUMED', ...Object.values(GATEWAY_DISPATCH)]) {
+      for (const type of ['READY', 'RESUMED', 'PRESENCE_UPDATE', ...Object.values(GATEWAY_DISPATCH)]) {
         expect({ type, heading: new RegExp(`^### \`${type}\``, 'm').test(md) }).toEqual({
           type,
           heading: true,

@@ -48,10 +48,10 @@ describe('gateway on one embedded replica', () => {
     clients.push(r);
     r.send({ op: 'RESUME', d: { token: alice.token, sessionId: ready.d.sessionId, seq } });
     await r.waitFor((f) => f.t === 'RESUMED');
+    // Typing is not collected for a session without a socket: not replayed.
     expect(r.dispatches().map((f) => [f.t, f.s])).toEqual([
       ['MESSAGE_CREATE', seq + 1],
-      ['TYPING_START', seq + 2],
-      ['RESUMED', seq + 3],
+      ['RESUMED', seq + 2],
     ]);
     expectContiguous([...c.frames, ...r.frames]);
   });

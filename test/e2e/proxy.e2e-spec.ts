@@ -2,7 +2,7 @@ import { Api, registerUser, TestUser } from '../support/api';
 import { describeWithCluster } from '../support/describe';
 import { expectContiguous, GatewayClient } from '../support/gateway-client';
 import { hasCommand, ProxyProcess, startCaddy, startNginx } from '../support/proxy';
-import { startStack, TestStack } from '../support/server';
+import { ServerProcess, startStack, TestStack } from '../support/server';
 
 const proxies: [string, (upstreams: [string, string]) => Promise<ProxyProcess>][] = [
   ['nginx', startNginx],
@@ -66,6 +66,63 @@ describe.each(proxies)('behind %s', (name, startProxy) => {
         await gw.waitFor((f) => f.op === 'HEARTBEAT_ACK');
       } finally {
         gw.end();
+      }
+    });
+
+    // Last: it stops one of the two replicas.
+    it('SIGTERM of a replica: every client on it resumes on the other through the proxy, never refused', async () => {
+      const [leaving, staying] = stack.servers as [ServerProcess, ServerProcess];
+      // Written straight to the replica that stays, so only the gateway goes through the drain.
+      const direct = new Api(staying.url, alice.token);
+      const clients = await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const gw = await GatewayClient.connect(proxy.url);
+          const ready = await gw.identify(bob.token);
+          return { gw, sessionId: ready.d.sessionId as string };
+        }),
+      );
+      try {
+        const posted: string[] = [];
+        const say = async (content: string) => {
+          const res = await direct.post(`/api/v1/channels/${channelId}/messages`, { content });
+          expect(res.status).toBe(201);
+          posted.push(res.body.id as string);
+        };
+        await say('before the drain');
+        for (const { gw } of clients) await gw.waitFor((f) => f.d?.id === posted[0]);
+
+        const stopped = leaving.stop('SIGTERM');
+        const moves = clients.map(async ({ gw, sessionId }) => {
+          const closed = await Promise.race([gw.closed, stopped.then(() => undefined)]);
+          if (!closed) return { moved: false, gw };
+          try {
+            const next = await GatewayClient.connect(proxy.url);
+            next.send({ op: 'RESUME', d: { token: bob.token, sessionId, seq: gw.lastSeq } });
+            const answer = await next.waitFor((f) => f.t === 'RESUMED' || f.op === 'INVALID_SESSION');
+            return { moved: true, gw: next, close: closed.code, answer: answer.t ?? answer.op };
+          } catch (err) {
+            return { moved: true, gw, close: closed.code, answer: String(err) };
+          }
+        });
+        for (let i = 0; i < 3; i++) await say(`during the drain ${i}`);
+        const outcomes = await Promise.all(moves);
+        expect(await stopped).toBe(0);
+        await say('after the drain');
+
+        const moved = outcomes.filter((o) => o.moved);
+        // Round robin put some of the clients on the leaving replica.
+        expect(moved.length).toBeGreaterThan(0);
+        // Each was told to go (1001) and resumed at its first try: no 503, no INVALID_SESSION.
+        expect(moved.map((o) => [o.close, o.answer])).toEqual(moved.map(() => [1001, 'RESUMED']));
+        for (const [i, o] of outcomes.entries()) {
+          const before = o.moved ? clients[i]!.gw.dispatches('MESSAGE_CREATE') : [];
+          await o.gw.waitFor((f) => f.d?.id === posted.at(-1));
+          const got = new Set([...before, ...o.gw.dispatches('MESSAGE_CREATE')].map((f) => f.d.id as string));
+          expect(posted.filter((id) => !got.has(id))).toEqual([]);
+        }
+        for (const o of outcomes) o.gw.end();
+      } finally {
+        for (const { gw } of clients) gw.terminate();
       }
     });
   });

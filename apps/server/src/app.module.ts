@@ -6,6 +6,7 @@ import { ChannelsModule } from '@cariosan/channels';
 import { GatewayModule } from '@cariosan/gateway';
 import { MessagesModule } from '@cariosan/messages';
 import { SCHEMA } from '@cariosan/migrations';
+import { PresenceModule } from '@cariosan/presence';
 import { RateLimitGuard, RateLimitModule } from '@cariosan/ratelimit';
 import { AuthGuard, UsersModule } from '@cariosan/users';
 
@@ -21,6 +22,7 @@ export class AppModule {
         ChannelsModule,
         AttachmentsModule,
         MessagesModule,
+        PresenceModule,
         GatewayModule,
       ],
       providers: [

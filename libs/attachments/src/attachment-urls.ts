@@ -56,6 +56,11 @@ export class AttachmentUrls {
     this.ttlSeconds = Math.min(MAX_URL_TTL_S, Math.max(MIN_URL_TTL_S, resumeS));
   }
 
+  /** Whether JSON text may hold stored attachments (cheap; false means it certainly holds none). */
+  static mayHold(json: string): boolean {
+    return json.includes(HAS_ATTACHMENTS);
+  }
+
   /** A stored attachment as the contract shows it: `{id, filename, contentType, size, url}`. */
   async view(a: StoredAttachment): Promise<AttachmentView> {
     const url = await this.storage.downloadUrl(a.key, {

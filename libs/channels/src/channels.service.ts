@@ -417,19 +417,21 @@ export class ChannelsService {
 
   // ---- ephemeral ----
 
-  /** Typing is not stored: published straight to the channel topic. */
+  /**
+   * Typing is not stored: published straight to the channel topic, naming the channel's seq at
+   * that moment (`after`), so gateways deliver it in its place among the channel's events.
+   */
   async typing(me: AuthenticatedUser, channelId: string): Promise<void> {
     const access = await this.access(this.dataSource.manager, channelId, me);
     this.requireWritable(access);
-    const [row] = await this.dataSource.query<{ id: string }[]>('SELECT next_snowflake() AS id');
-    const event: DomainEvent<'typing.started'> = {
-      id: row!.id,
-      type: 'typing.started',
-      channelId,
-      data: { channelId, userId: me.id },
-      createdAt: new Date().toISOString(),
-    };
-    await this.bus.publish(channelTopic(channelId), JSON.stringify(event));
+    const [row] = await this.dataSource.query<{ id: string; after: string }[]>(
+      'SELECT next_snowflake()::text AS id, (SELECT last_seq FROM channels WHERE id = $1)::text AS after',
+      [channelId],
+    );
+    const data: DomainEvent<'typing.started'>['data'] = { channelId, userId: me.id };
+    // Data last, as every bus event (see eventJson).
+    const json = `{"id":"${row!.id}","type":"typing.started","channelId":"${channelId}","after":${Number(row!.after ?? 0)},"createdAt":"${new Date().toISOString()}","data":${JSON.stringify(data)}}`;
+    await this.bus.publish(channelTopic(channelId), json);
   }
 
   // ---- helpers ----

@@ -13,6 +13,7 @@ import {
   FRAME_LIMIT,
   FRAME_WINDOW_MS,
   MAX_FRAME_BYTES,
+  PresenceUpdateData,
   ReadyData,
   ResumedData,
 } from './protocol';
@@ -43,6 +44,17 @@ const RESUMED_SCHEMA = {
   properties: { sessionId: { type: 'string' } },
 } as const satisfies JSONSchema;
 sameType<FromSchema<typeof RESUMED_SCHEMA>, ResumedData>(true);
+
+const PRESENCE_UPDATE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['userId', 'status'],
+  properties: {
+    userId: { type: 'string' },
+    status: { type: 'string', enum: ['online', 'idle', 'dnd', 'offline'] },
+  },
+} as const satisfies JSONSchema;
+sameType<FromSchema<typeof PRESENCE_UPDATE_SCHEMA>, PresenceUpdateData>(true);
 
 const seq = {
   type: 'integer',
@@ -89,7 +101,7 @@ const EVENT_SUMMARY: { [K in DomainEventType]: string } = {
     'A channel the user is a member of was created (also every new direct channel of theirs)',
   'channel.updated': 'A channel was renamed or its topic changed',
   'channel.archived': 'A channel was archived: history stays readable, writes answer 403',
-  'typing.started': 'Someone is typing (not stored, not replayed on RESUME after a replica crash)',
+  'typing.started': 'Someone is typing (not stored: to connected sessions only, never replayed on RESUME)',
 };
 
 export function buildAsyncApi(version: string): Record<string, unknown> {
@@ -140,6 +152,13 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
       DOMAIN_EVENT_EXAMPLES[event],
     );
   }
+  messages.PRESENCE_UPDATE = dispatch(
+    'PRESENCE_UPDATE',
+    PRESENCE_UPDATE_SCHEMA,
+    'A user sharing a channel with this one (or this user) changed presence: once per change, to connected ' +
+      'sockets only (not stored; GET /api/v1/presence after a resume)',
+    { userId: '41781420541640704', status: 'dnd' },
+  );
   const ready = messages.READY!.examples![0]!.payload as { d: Record<string, unknown> };
   ready.d.user = {
     id: '41781420541640704',

@@ -1,5 +1,7 @@
 import { WebSocket } from 'ws';
-import { CloseCode, FRAME_LIMIT, FRAME_WINDOW_MS } from './protocol';
+import type { PresenceSession } from '@cariosan/core';
+import type { ConnectionFrameLimiter } from '@cariosan/ratelimit';
+import { CloseCode } from './protocol';
 import type { Session, SessionSocket } from './session';
 
 /** Bytes a socket may have queued before it counts as a slow consumer and is closed. */
@@ -16,21 +18,21 @@ export class GatewayConnection implements SessionSocket {
   /** Start of the IDENTIFY deadline (reset after INVALID_SESSION). */
   waitingSince = Date.now();
   lastHeartbeatAt = Date.now();
-  private windowStart = Date.now();
-  private framesInWindow = 0;
+  /** Set once it no longer counts against its IP's unidentified connections. */
+  identified = false;
+  /** Its entry in the presence store while it carries a live session. */
+  presence: PresenceSession | undefined;
 
   constructor(
     readonly ws: WebSocket,
+    readonly ip: string,
+    private readonly frames: ConnectionFrameLimiter,
     private readonly onSlowConsumer: () => void,
   ) {}
 
   /** Counts a client frame; false when the connection went over its budget. */
-  countFrame(now: number): boolean {
-    if (now - this.windowStart >= FRAME_WINDOW_MS) {
-      this.windowStart = now;
-      this.framesInWindow = 0;
-    }
-    return ++this.framesInWindow <= FRAME_LIMIT;
+  countFrame(): boolean {
+    return this.frames.consume();
   }
 
   send(frame: string): void {

@@ -3,29 +3,35 @@ import type Redis from 'ioredis';
 import { AppConfig, REDIS } from '@cariosan/core';
 import { AttachmentsModule } from '@cariosan/attachments';
 import { ChannelsModule } from '@cariosan/channels';
+import { PresenceModule } from '@cariosan/presence';
+import { RateLimitModule } from '@cariosan/ratelimit';
 import { UsersModule } from '@cariosan/users';
 import { AsyncApiController } from './asyncapi.controller';
 import { Fanout } from './fanout.service';
 import { GatewayService } from './gateway.service';
 import { MembershipService } from './membership.service';
-import { InProcessSessionStore } from './session-store/in-process-session-store';
-import { RedisSessionStore } from './session-store/redis-session-store';
-import { SESSION_STORE } from './session-store/session-store.port';
+import { PresenceDispatch } from './presence-dispatch.service';
+import { InProcessResumeStore } from './resume-store/in-process-resume-store';
+import { RedisResumeStore } from './resume-store/redis-resume-store';
+import { RESUME_STORE } from './resume-store/resume-store.port';
+import { SessionManager } from './session-manager';
 
 @Module({
-  imports: [UsersModule, ChannelsModule, AttachmentsModule],
+  imports: [UsersModule, ChannelsModule, AttachmentsModule, PresenceModule, RateLimitModule],
   controllers: [AsyncApiController],
   providers: [
     GatewayService,
+    SessionManager,
     Fanout,
     MembershipService,
+    PresenceDispatch,
     {
-      provide: SESSION_STORE,
+      provide: RESUME_STORE,
       inject: [AppConfig, REDIS],
       // Kept a little past the resume window so a session is never gone before its window ends.
       useFactory: (config: AppConfig, redis: Redis | null) => {
         const ttlMs = config.gatewayResumeWindowMs + 2 * config.gatewayHeartbeatMs;
-        return redis ? new RedisSessionStore(redis, ttlMs) : new InProcessSessionStore(ttlMs);
+        return redis ? new RedisResumeStore(redis, ttlMs) : new InProcessResumeStore(ttlMs);
       },
     },
   ],

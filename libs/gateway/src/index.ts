@@ -1,6 +1,9 @@
 export * from './gateway.module';
 export * from './protocol';
-export * from './session-store/session-store.port';
-export { GATEWAY_PATH, SESSION_CLAIMED_TOPIC } from './gateway.service';
-export { RedisSessionStore } from './session-store/redis-session-store';
+export * from './resume-store/resume-store.port';
+export { GATEWAY_PATH } from './gateway.service';
+export { SESSION_RELEASE_TOPIC, SESSION_RELEASED_TOPIC } from './session-manager';
+export { RedisResumeStore } from './resume-store/redis-resume-store';
+export { InProcessResumeStore } from './resume-store/in-process-resume-store';
+export { parseBusEvent } from './gateway-event';
 export { buildAsyncApi } from './asyncapi';

@@ -1,6 +1,5 @@
 import { CloseCode, dispatchFrame, parseClientFrame } from './protocol';
-import { InProcessSessionStore } from './session-store/in-process-session-store';
-import { contiguousAfter } from './session-store/session-store.port';
+import { framesAfter, type LogEntry } from './resume-store/resume-store.port';
 
 describe('parseClientFrame', () => {
   it.each([
@@ -44,34 +43,22 @@ describe('parseClientFrame', () => {
   });
 });
 
-describe('session store', () => {
-  const f = (seq: number, eventId = `e${seq}`) => ({
-    seq,
-    eventId,
-    type: 'MESSAGE_CREATE',
-    dataJson: '{}',
-    frame: `f${seq}`,
-  });
-
-  it('replays only complete, contiguous tails', () => {
-    const frames = [f(3), f(4), f(5)];
-    expect(contiguousAfter(frames, 3, 5)?.frames.map((x) => x.seq)).toEqual([4, 5]);
-    expect(contiguousAfter(frames, 5, 5)).toEqual({ frames: [], eventIds: ['e3', 'e4', 'e5'] });
-    expect(contiguousAfter(frames, 1, 5)).toBeUndefined(); // 2 was trimmed
-    expect(contiguousAfter(frames, 6, 5)).toBeUndefined(); // ahead of the session
-    expect(contiguousAfter([f(3), f(5)], 2, 5)).toBeUndefined(); // a hole
-  });
-
-  it('refuses writes from a replaced owner and checks the user on claim', async () => {
-    const store = new InProcessSessionStore(60_000);
-    await store.create('s', 'u1', 'h', 'owner-a');
-    expect(await store.append('s', 'owner-a', f(1))).toBe(true);
-    expect(await store.claim('s', 'u2', 'h', 'owner-b')).toBeUndefined();
-    expect(await store.claim('s', 'u1', 'h2', 'owner-b')).toMatchObject({ lastSeq: 1 });
-    expect(await store.append('s', 'owner-a', f(2))).toBe(false);
-    expect(await store.append('s', 'owner-b', f(2))).toBe(true);
-    expect((await store.framesAfter('s', 0))?.frames.map((x) => x.seq)).toEqual([1, 2]);
-    await store.destroy('s');
-    expect(await store.framesAfter('s', 0)).toBeUndefined();
+describe('resume store', () => {
+  it('finds the frames after a seq only when the log has all of them', () => {
+    const log: LogEntry[] = [
+      { from: 1, items: [['Y'], ['10', 5, 3]] },
+      { from: 5, items: [['T', '10', 'u'], ['L', '10', 8], ['R']] },
+    ];
+    expect(framesAfter(log, 2, 7)?.map((f) => [f.s, f.index])).toEqual([
+      [3, 1],
+      [4, 2],
+      [5, 0],
+      [6, 0],
+      [7, 0],
+    ]);
+    expect(framesAfter(log, 7, 7)).toEqual([]);
+    expect(framesAfter(log, 0, 8)).toBeUndefined(); // frame 8 is not in the log
+    expect(framesAfter([log[1]!], 2, 7)).toBeUndefined(); // frames 3 and 4 were trimmed
+    expect(framesAfter([log[0]!, { from: 6, items: [['R'], ['R']] }], 2, 7)).toBeUndefined(); // a hole
   });
 });

@@ -1,5 +1,5 @@
 /** Wire format of the gateway: JSON text frames `{"op", "d", "s", "t"}` (see docs/gateway.md). */
-import type { ChannelView, UserView } from '@cariosan/core';
+import type { ChannelView, PresenceStatus, UserView } from '@cariosan/core';
 
 export const CloseCode = {
   GoingAway: 1001,
@@ -22,7 +22,7 @@ export const CLOSE_CODE_MEANING: Record<CloseCodeValue, string> = {
   4001: 'not authenticated: no IDENTIFY or RESUME in time',
   4002: 'decode error: bad JSON, a binary frame, an unknown op, a malformed IDENTIFY/RESUME, or a second one',
   4004: 'authentication failed: unknown or revoked token',
-  4008: 'rate limited: more than 120 client frames in 60 s',
+  4008: 'rate limited: more than 120 client frames in 60 s, or (reason "too many sessions") the oldest of a user over CARIOS_GATEWAY_MAX_SESSIONS_PER_USER live sessions, ended for good',
   4009: 'session timed out: no heartbeat for 1.5 intervals',
 };
 
@@ -32,6 +32,12 @@ export interface ReadyData {
   user: UserView;
   /** The user's channels (without REST's unreadCount). */
   channels: ChannelView[];
+}
+
+/** `d` of the PRESENCE_UPDATE dispatch. */
+export interface PresenceUpdateData {
+  userId: string;
+  status: PresenceStatus;
 }
 
 /** `d` of the RESUMED dispatch. */

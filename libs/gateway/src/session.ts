@@ -1,47 +1,53 @@
-import type { Logger } from '@nestjs/common';
+import type { GatewayEvent } from './gateway-event';
 import { dispatchFrame } from './protocol';
-import type { SessionStorePort } from './session-store/session-store.port';
+import type { Checkpoint, FrameItem, LogEntry } from './resume-store/resume-store.port';
 
 /** The socket side of a session: what the gateway connection offers it. */
 export interface SessionSocket {
   send(frame: string): void;
 }
 
-interface PendingEvent {
-  eventId: string;
-  type: string;
-  dataJson: string;
+/** A channel a session follows. */
+export interface ChannelState {
+  /** The last seq of the channel this session got (or skipped, as before its membership). */
+  pos: number;
+  /** Where its membership began (typing from before it is not for this session). */
+  since: number;
+  /** While it catches up (from the replica's recent events or the outbox), live events wait here. */
+  held: GatewayEvent[] | null;
 }
 
-/** Event ids remembered per session to drop the copy that arrives on a second topic. */
-const SEEN_IDS = 1024;
-
 /**
- * One gateway session: its numbering, the channels it follows and, while connected, its
- * socket. It outlives the socket for the resume window, still numbering and storing events.
+ * One gateway session: its frame numbering, per channel the last seq it got, and, while
+ * connected, its socket. A frame goes to the socket first; what was sent is recorded (as
+ * channel/seq runs, never payloads) and flushed to the resume store in batches.
  */
 export class Session {
-  seq = 0;
+  /** The last frame number. */
+  s = 0;
   socket: SessionSocket | undefined;
   detachedAt: number | undefined = Date.now();
-  readonly channels = new Set<string>();
-  private readonly seen = new Set<string>();
-  /**
-   * While READY, a replay or a channel join is being prepared, events wait here unnumbered.
-   * Counted, because a join may start while a replay is still being prepared.
-   */
-  private bufferHolds = 1;
-  private buffered: PendingEvent[] = [];
+  readonly channels = new Map<string, ChannelState>();
+  /** Channels it left, with the seq of the leave: an older join copy must not bring them back. */
+  readonly leftAt = new Map<string, number>();
+  /** Until its starting positions are known (identify/resume in progress): joins seen meanwhile. */
+  earlyJoins: Map<string, number> | undefined = new Map();
+  /** Set once removed from the replica: nothing more is numbered or flushed. */
+  gone = false;
+  /** Wall-clock ms of the last flush that refreshed the store's expiry. */
+  touchedAt = Date.now();
+
+  private items: FrameItem[] = [];
+  private itemsFrom = 0;
+  private readonly changed = new Map<string, number>();
+  private readonly dropped = new Set<string>();
 
   constructor(
     readonly id: string,
     readonly userId: string,
     public tokenHash: string,
-    /** Random per session object: the store refuses writes from a replaced owner. */
+    /** Random per session object: the store refuses flushes from a replaced owner. */
     readonly owner: string,
-    private readonly store: SessionStorePort,
-    private readonly onLost: (session: Session) => void,
-    private readonly logger: Logger,
   ) {}
 
   attach(socket: SessionSocket): void {
@@ -54,65 +60,113 @@ export class Session {
     this.detachedAt = Date.now();
   }
 
-  /** Takes an event for this session; false when it was a duplicate. */
-  deliver(eventId: string, type: string, dataJson: string): boolean {
-    if (eventId && this.seen.has(eventId)) return false;
-    if (this.bufferHolds > 0) {
-      this.buffered.push({ eventId, type, dataJson });
-      return true;
+  /** Sends one event of a channel (the caller keeps the channel's position). */
+  sendEvent(e: GatewayEvent, ownLeave: boolean): void {
+    const s = this.next();
+    this.socket?.send(dispatchFrame(e.t, s, e.data));
+    this.changed.set(e.channelId, e.seq);
+    if (ownLeave) {
+      this.items.push(['L', e.channelId, e.seq]);
+      return;
     }
-    this.remember(eventId);
-    this.emit(type, dataJson, eventId);
-    return true;
+    const last = this.items.at(-1);
+    if (
+      last &&
+      last.length === 3 &&
+      last[0] === e.channelId &&
+      (last[1] as number) + (last[2] as number) === e.seq
+    )
+      (last as [string, number, number])[2]++;
+    else this.items.push([e.channelId, e.seq, 1]);
   }
 
-  startBuffering(): void {
-    this.bufferHolds++;
+  sendTyping(e: GatewayEvent, userId: string): void {
+    const s = this.next();
+    this.socket?.send(dispatchFrame(e.t, s, e.data));
+    this.items.push(['T', e.channelId, userId]);
   }
 
-  /** Queues events ahead of those buffered live (a replay's gap fill is older than them). */
-  prependBuffered(events: PendingEvent[]): void {
-    this.buffered = [...events, ...this.buffered];
+  /** A presence change of someone sharing a channel with the user (connected sockets only). */
+  sendPresence(userId: string, status: string, dataJson: string): void {
+    const s = this.next();
+    this.socket?.send(dispatchFrame('PRESENCE_UPDATE', s, dataJson));
+    this.items.push(['P', userId, status]);
   }
 
-  /** Numbers and sends everything buffered (dropping what the replay already covered). */
-  finishBuffering(): void {
-    this.bufferHolds = Math.max(0, this.bufferHolds - 1);
-    if (this.bufferHolds > 0) return;
-    const pending = this.buffered;
-    this.buffered = [];
-    for (const e of pending) {
-      if (e.eventId && this.seen.has(e.eventId)) continue;
-      this.remember(e.eventId);
-      this.emit(e.type, e.dataJson, e.eventId);
-    }
+  /** READY or RESUMED: frames of no event. */
+  sendOwn(t: 'READY' | 'RESUMED', dataJson: string): void {
+    const s = this.next();
+    this.socket?.send(dispatchFrame(t, s, dataJson));
+    this.items.push(t === 'READY' ? ['Y'] : ['R']);
   }
 
-  remember(eventId: string): void {
-    if (!eventId) return;
-    this.seen.add(eventId);
-    if (this.seen.size > SEEN_IDS) this.seen.delete(this.seen.values().next().value!);
+  /** Frames rebuilt for a replay: sent with their original numbers, not recorded again. */
+  sendReplayed(frame: string): void {
+    this.socket?.send(frame);
   }
 
-  /**
-   * Numbers a frame and stores it; it goes to the socket only once stored, so whatever a
-   * client has seen can be replayed on any replica. Stores answer in order, so sends stay in order.
-   */
-  emit(type: string, dataJson: string, eventId: string): void {
-    const seq = ++this.seq;
-    const frame = dispatchFrame(type, seq, dataJson);
-    const socket = this.socket;
-    const sendIfStillAttached = () => {
-      // After a re-attach the stored frame reaches the new socket through the replay instead.
-      if (socket && this.socket === socket) socket.send(frame);
+  follow(channelId: string, pos: number): void {
+    this.changed.set(channelId, pos);
+    this.dropped.delete(channelId);
+  }
+
+  unfollow(channelId: string): void {
+    this.changed.delete(channelId);
+    this.dropped.add(channelId);
+  }
+
+  /** Every channel position, for a store that lost the session (it is written whole again). */
+  positions(): Map<string, number> {
+    return new Map([...this.channels].map(([c, st]) => [c, st.pos]));
+  }
+
+  get dirty(): boolean {
+    return this.items.length > 0 || this.changed.size > 0 || this.dropped.size > 0;
+  }
+
+  /** What changed since the last flush; the session starts recording afresh. */
+  checkpoint(touch: boolean, released: boolean): Checkpoint {
+    const entry: LogEntry | undefined =
+      this.items.length > 0 ? { from: this.itemsFrom, items: this.items } : undefined;
+    const cp: Checkpoint = {
+      sessionId: this.id,
+      owner: this.owner,
+      s: this.s,
+      entry,
+      positions: new Map(this.changed),
+      dropped: [...this.dropped],
+      touch,
+      released,
     };
-    this.store.append(this.id, this.owner, { seq, eventId, type, dataJson, frame }).then(
-      (owned) => (owned ? sendIfStillAttached() : this.onLost(this)),
-      (err: unknown) => {
-        // Live delivery goes on; only a later resume past this frame will be refused.
-        this.logger.warn(`session ${this.id}: storing frame ${seq} failed: ${String(err)}`);
-        sendIfStillAttached();
-      },
-    );
+    this.items = [];
+    this.changed.clear();
+    this.dropped.clear();
+    return cp;
+  }
+
+  /** A flush failed: its changes go back in front of what was recorded since. */
+  restore(cp: Checkpoint): void {
+    if (cp.entry) {
+      this.items = [...cp.entry.items, ...this.items];
+      this.itemsFrom = cp.entry.from;
+    }
+    for (const [c, p] of cp.positions)
+      if (!this.changed.has(c) && !this.dropped.has(c)) this.changed.set(c, p);
+    for (const c of cp.dropped) if (!this.changed.has(c)) this.dropped.add(c);
+  }
+
+  /** The store lost everything: the next write is a whole one, its log starting with what is pending. */
+  takeAll(): { positions: Map<string, number>; entry: LogEntry | undefined } {
+    const entry: LogEntry | undefined =
+      this.items.length > 0 ? { from: this.itemsFrom, items: this.items } : undefined;
+    this.items = [];
+    this.changed.clear();
+    this.dropped.clear();
+    return { positions: this.positions(), entry };
+  }
+
+  private next(): number {
+    if (this.items.length === 0) this.itemsFrom = this.s + 1;
+    return ++this.s;
   }
 }

@@ -55,6 +55,17 @@ describe('loadConfig', () => {
     expect(c.secrets).toEqual([]);
   });
 
+  it('keeps presence within the contract: offline within 60 s of a killed replica (TTL + a sixth of it)', () => {
+    const c = loadConfig({});
+    expect(c.presenceTtlMs * (1 + 1 / 6)).toBeLessThanOrEqual(60_000);
+    expect(loadConfig({ CARIOS_PRESENCE_TTL_MS: '50000' }).presenceTtlMs * (1 + 1 / 6)).toBeLessThanOrEqual(
+      60_000,
+    );
+    expect(configError({ CARIOS_PRESENCE_TTL_MS: '50001' }).message).toContain('CARIOS_PRESENCE_TTL_MS');
+    expect(c.gatewayMaxSessionsPerUser).toBe(16);
+    expect(loadConfig({ CARIOS_GATEWAY_MAX_UNIDENTIFIED_PER_IP: '5' }).gatewayMaxUnidentifiedPerIp).toBe(5);
+  });
+
   it('treats blank values as unset', () => {
     expect(loadConfig({ CARIOS_PORT: '  ', CARIOS_DATABASE_URL: '', CARIOS_LOG_LEVEL: ' ' })).toMatchObject({
       port: 8080,

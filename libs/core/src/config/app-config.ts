@@ -107,6 +107,15 @@ export class AppConfig {
   gatewayIdentifyTimeoutMs = 10_000;
   /** How long a disconnected gateway session stays resumable (the contract asks for >= 2 min). */
   gatewayResumeWindowMs = 120_000;
+  /** Live gateway sessions one user may hold across every replica; a new one closes the oldest (4008). */
+  gatewayMaxSessionsPerUser = 16;
+  /** Connections of one client IP that have not identified yet, per replica; more are refused (429). */
+  gatewayMaxUnidentifiedPerIp = 32;
+  /**
+   * How long a replica's claim on a user's presence lasts without a refresh (refreshed every third
+   * of it): a killed replica's users turn offline within this plus one sweep (a sixth of it).
+   */
+  presenceTtlMs = 30_000;
   /** Who may create an account over HTTP: anyone, holders of an invite code, or nobody. */
   registration: RegistrationMode = 'open';
   /** When set, only this username may register first (and so become the admin) on an empty server. */
@@ -312,6 +321,22 @@ export function loadConfig(env: Env): AppConfig {
     120_000,
     86_400_000,
   );
+  c.gatewayMaxSessionsPerUser = int(
+    env,
+    'CARIOS_GATEWAY_MAX_SESSIONS_PER_USER',
+    c.gatewayMaxSessionsPerUser,
+    1,
+    10_000,
+  );
+  c.gatewayMaxUnidentifiedPerIp = int(
+    env,
+    'CARIOS_GATEWAY_MAX_UNIDENTIFIED_PER_IP',
+    c.gatewayMaxUnidentifiedPerIp,
+    1,
+    1_000_000,
+  );
+  // At most 50 s: a TTL plus one sweep (a sixth of it) stays within the contract's 60 s.
+  c.presenceTtlMs = int(env, 'CARIOS_PRESENCE_TTL_MS', c.presenceTtlMs, 1000, 50_000);
 
   const registration = str(env, 'CARIOS_REGISTRATION')?.toLowerCase();
   if (registration !== undefined) {

@@ -77,7 +77,8 @@ export interface DomainEventMap {
 export type DomainEventType = keyof DomainEventMap;
 
 /**
- * An event as it travels on the bus: `{"id","type","channelId","seq","data","createdAt"}`.
+ * An event as it travels on the bus: `{"id","type","channelId","seq","createdAt","data"}`, `data`
+ * last so consumers can slice it out as text.
  * Bus order is not guaranteed, not even within a channel (each writer publishes its own events
  * after its commit; a sweeper publishes what a writer left behind): consumers order and detect
  * gaps by `seq`, and dedupe by `id`.
@@ -93,8 +94,13 @@ export interface DomainEvent<T extends DomainEventType = DomainEventType> {
    * Absent on `typing.started`, which is not stored.
    */
   seq?: number;
-  data: DomainEventMap[T];
+  /**
+   * `typing.started` only: the channel's seq when the typing was announced. A gateway delivers it
+   * once it has delivered the channel's events up to that seq, to the members at that point.
+   */
+  after?: number;
   createdAt: string;
+  data: DomainEventMap[T];
 }
 
 /** Gateway dispatch type for each domain event. */

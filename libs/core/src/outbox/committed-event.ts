@@ -13,6 +13,8 @@ export interface CommittedEvent {
 /**
  * A DomainEvent as JSON text around `dataJson`, which is passed through as stored (the message
  * view Postgres built, or the outbox payload) instead of being parsed and serialised again.
+ * `data` comes last, so a consumer reads the small header and slices `data` out as text (see
+ * the gateway's parseBusEvent) without parsing it.
  */
 export function eventJson(
   id: string,
@@ -22,5 +24,5 @@ export function eventJson(
   dataJson: string,
   createdAt: string,
 ): string {
-  return `{"id":"${id}","type":"${type}","channelId":"${channelId}","seq":${seq},"data":${dataJson},"createdAt":"${createdAt}"}`;
+  return `{"id":"${id}","type":"${type}","channelId":"${channelId}","seq":${seq},"createdAt":"${createdAt}","data":${dataJson}}`;
 }

@@ -7,6 +7,12 @@ export interface BusPort {
   /** Resolves once the subscription is active. */
   subscribe(topic: string, listener: BusListener): Promise<void>;
   unsubscribe(topic: string, listener: BusListener): Promise<void>;
+  /**
+   * Called after the subscribing connection came back from an outage (messages published
+   * meanwhile were lost), with the wall-clock ms when it went down. Consumers look for gaps.
+   * The in-process bus never loses a message and never calls it.
+   */
+  onReconnect(listener: (downSince: number) => void): void;
 }
 
 export type BusListener = (message: string, topic: string) => void;

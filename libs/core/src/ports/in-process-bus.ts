@@ -21,6 +21,10 @@ export class InProcessBus implements BusPort {
     set.add(listener);
   }
 
+  onReconnect(): void {
+    // One process: nothing is ever lost in transit.
+  }
+
   async unsubscribe(topic: string, listener: BusListener): Promise<void> {
     const set = this.topics.get(topic);
     set?.delete(listener);

@@ -23,6 +23,9 @@ export class RedisBus implements BusPort, OnApplicationShutdown {
   private readonly publisher: Redis;
   private readonly subscriber: Redis;
   private readonly topics = new Map<string, Topic>();
+  private readonly reconnectListeners: ((downSince: number) => void)[] = [];
+  private connectedOnce = false;
+  private downSince: number | undefined;
 
   constructor(
     url: string,
@@ -31,6 +34,28 @@ export class RedisBus implements BusPort, OnApplicationShutdown {
     this.publisher = createRedis(url, 'publisher');
     this.subscriber = createRedis(url, 'subscriber');
     this.subscriber.on('message', (channel: string, message: string) => this.deliver(channel, message));
+    this.subscriber.on('close', () => {
+      if (this.connectedOnce) this.downSince ??= Date.now();
+    });
+    // ioredis re-subscribes every topic on 'ready'; what was published while it was away is gone.
+    this.subscriber.on('ready', () => {
+      const since = this.downSince;
+      this.connectedOnce = true;
+      this.downSince = undefined;
+      if (since === undefined) return;
+      this.logger.log('subscriber reconnected: consumers look for what they missed');
+      for (const listener of this.reconnectListeners) {
+        try {
+          listener(since);
+        } catch (err) {
+          this.logger.error(`reconnect listener threw: ${String(err)}`);
+        }
+      }
+    });
+  }
+
+  onReconnect(listener: (downSince: number) => void): void {
+    this.reconnectListeners.push(listener);
   }
 
   async publish(topic: string, message: string): Promise<void> {
