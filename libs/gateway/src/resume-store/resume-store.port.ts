@@ -75,7 +75,7 @@ export interface StoredSession {
  * Where sessions live between connections, so any replica can resume them: per session its user,
  * token hash, owner, the last frame number and per-channel positions, and a log of what each
  * frame was (never the payloads). Written in batches (one call per flush for many sessions), at
- * most about once a second per session. `owner` is random per live session object: a flush by a
+ * most once every 2 s per session. `owner` is random per live session object: a flush by a
  * replaced owner is refused, so two replicas never number the same session.
  */
 export interface ResumeStorePort {
