@@ -92,7 +92,8 @@ describe('npm start', () => {
     // The other one waited on the lock (or came late and found dist/ current).
     expect(builds(a!.output()) + builds(b!.output())).toBe(1);
     for (const s of [a!, b!]) expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
-  });
+    // Jest's own limit must not be shorter than the deadline above.
+  }, 300_000);
 
   it('starts without recompiling when dist/ is current', async () => {
     await Promise.all(running.splice(0).map(stop));
