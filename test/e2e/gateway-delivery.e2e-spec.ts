@@ -177,6 +177,22 @@ async function joinPublic(user: TestUser, channelId: string, api: Api): Promise<
   await expectStatus(onReplica(user, api).put(`/api/v1/channels/${channelId}/members/@me`), 204, 'join');
 }
 
+/** How long a replica may take to boot: on a loaded 2-core box three at once took over 30 s. */
+const BOOT = { readyTimeoutMs: 120_000 };
+
+/** A stack of three replicas: the first alone (it applies the migrations), then two side by side. */
+async function threeReplicas(opts: Parameters<typeof startStack>[1]): Promise<TestStack> {
+  const stack = await startStack(0, opts);
+  try {
+    await stack.start({}, BOOT);
+    await Promise.all([stack.start({}, BOOT), stack.start({}, BOOT)]);
+  } catch (err) {
+    await stack.close();
+    throw err;
+  }
+  return stack;
+}
+
 /** One stack of three replicas, with the clients a test opened closed after it. */
 function cluster(stackOf: () => Promise<{ stack: TestStack; teardown?: () => Promise<void> }>) {
   const ctx = {
@@ -203,7 +219,7 @@ function cluster(stackOf: () => Promise<{ stack: TestStack; teardown?: () => Pro
     ctx.stack = made.stack;
     ctx.teardown = made.teardown;
     ctx.apis = ctx.stack.servers.map((s) => new Api(s.url));
-  });
+  }, 400_000);
   afterEach(() => {
     for (const c of ctx.clients.splice(0)) c.terminate();
   });
@@ -216,7 +232,7 @@ function cluster(stackOf: () => Promise<{ stack: TestStack; teardown?: () => Pro
 }
 
 describeWithCluster('gateway delivery across three replicas (Postgres and Redis)', () => {
-  const ctx = cluster(async () => ({ stack: await startStack(3, { env: GATEWAY_ENV }) }));
+  const ctx = cluster(async () => ({ stack: await threeReplicas({ env: GATEWAY_ENV }) }));
   let owner: TestUser;
 
   beforeAll(async () => {
@@ -410,7 +426,7 @@ describeWithCluster('gateway delivery across three replicas (Postgres and Redis)
 
   it('kill -9 of a replica holding 200 sessions while 5 msg/s are posted: every session resumes elsewhere and loses nothing', async () => {
     const { apis, stack } = ctx;
-    const doomed = await stack.start(GATEWAY_ENV);
+    const doomed = await stack.start(GATEWAY_ENV, BOOT);
     const room = (await createChannel(owner, 'public')).id;
     const users = await Promise.all(Array.from({ length: 10 }, (_, i) => registerUser(apis[i % 3]!)));
     for (const [i, u] of users.entries()) await joinPublic(u, room, apis[i % 3]!);
@@ -500,7 +516,7 @@ describeWithCluster('gateway delivery when the bus fails (three replicas on an o
   let redis: OwnRedis;
   const ctx = cluster(async () => {
     redis = await startOwnRedis();
-    const stack = await startStack(3, {
+    const stack = await threeReplicas({
       redis: false,
       env: { ...GATEWAY_ENV, CARIOS_REDIS_URL: redis.url, CARIOS_REDIS_PREFIX: `delivery-${rand()}:` },
     });
