@@ -20,6 +20,10 @@ const GATEWAY_ENV = {
   CARIOS_GATEWAY_HEARTBEAT_MS: '10000',
   // These tests post thousands of messages as a few users.
   CARIOS_RATE_LIMIT_REQUESTS: '1000000',
+  CARIOS_RATE_LIMIT_POSTS: '1000000',
+  // 20 sessions per user, opened 25 at a time from one address.
+  CARIOS_GATEWAY_MAX_SESSIONS_PER_USER: '1000',
+  CARIOS_GATEWAY_MAX_UNIDENTIFIED_PER_IP: '1000',
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -24,7 +24,14 @@ describe.each(proxies)('behind %s', (name, startProxy) => {
     let channelId: string;
 
     beforeAll(async () => {
-      stack = await startStack(2, { env: { CARIOS_TRUST_PROXY_HOPS: '1' } });
+      stack = await startStack(2, {
+        // DRAIN_CLIENTS sessions of one user, opened at once from one address.
+        env: {
+          CARIOS_TRUST_PROXY_HOPS: '1',
+          CARIOS_GATEWAY_MAX_SESSIONS_PER_USER: '10000',
+          CARIOS_GATEWAY_MAX_UNIDENTIFIED_PER_IP: '10000',
+        },
+      });
       proxy = await startProxy(stack.servers.map((s) => `127.0.0.1:${s.port}`) as [string, string]);
       api = new Api(proxy.url);
       alice = await registerUser(api);

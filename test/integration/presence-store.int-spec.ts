@@ -78,4 +78,12 @@ describeWithRedis('RedisPresenceStore', () => {
     expect(await redis.zrange('presence:s:u5', 0, -1)).toEqual(expect.arrayContaining(['mid', 'new']));
     expect(await redis.zcard('presence:s:u5')).toBe(2);
   });
+
+  it('over the cap, a session in its reconnect grace goes before any live one', async () => {
+    const t = Date.now();
+    await a.connect(s('u6', 'live', t - 10), 10_000, 2);
+    await a.connect(s('u6', 'closing', t - 5), 10_000, 2);
+    await a.disconnect('u6', 'closing', 5000);
+    expect((await b.connect(s('u6', 'new', t), 10_000, 2)).evicted).toEqual(['closing']);
+  });
 });

@@ -14,6 +14,9 @@ export const UNLIMITED: Record<string, string> = {
   CARIOS_RATE_LIMIT_LOGIN: '1000000',
   CARIOS_RATE_LIMIT_LOGIN_ACCOUNT: '1000000',
   CARIOS_RATE_LIMIT_POSTS: '1000000',
+  // Thousands of sockets from one address and a few users.
+  CARIOS_GATEWAY_MAX_SESSIONS_PER_USER: '10000',
+  CARIOS_GATEWAY_MAX_UNIDENTIFIED_PER_IP: '1000000',
 };
 
 export interface Stack {

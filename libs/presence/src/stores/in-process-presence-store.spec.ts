@@ -55,6 +55,14 @@ describe('InProcessPresenceStore', () => {
     expect((await s.setStatus('u', 'online'))?.status).toBe('online');
   });
 
+  it('over the cap, a session in its reconnect grace goes before any live one', async () => {
+    const s = store();
+    await s.connect(session('u', 'a', now), 10_000, 2);
+    await s.connect(session('u', 'b', now + 1), 10_000, 2);
+    await s.disconnect('u', 'b', 5000);
+    expect((await s.connect(session('u', 'c', now + 2), 10_000, 2)).evicted).toEqual(['b']);
+  });
+
   it('versions grow with every change', async () => {
     const s = store();
     const a = (await s.connect(session('u', 'a'), 1000, 16)).changes[0]!;

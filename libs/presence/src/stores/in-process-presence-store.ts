@@ -67,8 +67,11 @@ export class InProcessPresenceStore implements PresencePort {
     const now = this.clock();
     const sessions = this.users.get(userId)?.sessions;
     const s = sessions?.get(sessionId);
-    if (s && graceMs > 0) s.expires = Math.min(s.expires, now + graceMs);
-    else sessions?.delete(sessionId);
+    if (s && graceMs > 0) {
+      s.expires = Math.min(s.expires, now + graceMs);
+      // Ended: first to go when the user is over the cap (before any live session).
+      s.startedAt = 0;
+    } else sessions?.delete(sessionId);
     return Promise.resolve(this.settle(userId, now)[0]);
   }
 

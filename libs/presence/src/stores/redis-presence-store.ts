@@ -114,6 +114,10 @@ const DISCONNECT = `${PRELUDE}
 local uid, sid, grace = ARGV[2], ARGV[3], tonumber(ARGV[4])
 if grace > 0 then
   redis.call('ZADD', pfx .. 'presence:s:' .. uid, 'XX', 'LT', now + grace, sid)
+  -- Ended: first to go when the user is over the cap (before any live session).
+  if redis.call('HEXISTS', pfx .. 'presence:t:' .. uid, sid) == 1 then
+    redis.call('HSET', pfx .. 'presence:t:' .. uid, sid, '0')
+  end
 else
   redis.call('ZREM', pfx .. 'presence:s:' .. uid, sid)
   redis.call('HDEL', pfx .. 'presence:t:' .. uid, sid)
