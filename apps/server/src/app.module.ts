@@ -6,6 +6,7 @@ import { MessagesModule } from '@cariosan/messages';
 import { SCHEMA } from '@cariosan/migrations';
 import { RateLimitModule } from '@cariosan/ratelimit';
 import { UsersModule } from '@cariosan/users';
+import { WebhooksModule } from '@cariosan/webhooks';
 
 @Module({})
 export class AppModule {
@@ -19,6 +20,7 @@ export class AppModule {
         ChannelsModule,
         MessagesModule,
         GatewayModule,
+        WebhooksModule,
       ],
     };
   }

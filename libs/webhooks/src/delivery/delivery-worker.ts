@@ -1,0 +1,210 @@
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { AppConfig, describeError, ShutdownState } from '@cariosan/core';
+import { AttemptRecorder } from './attempt-recorder';
+import { buildDeliveryBody } from './delivery-body';
+import { AttemptRecord, ClaimedDelivery, DeliveryStore } from './delivery-store';
+import { nextRetry, parseRetryAfter } from './retry-policy';
+import { SecretBox } from './secret-box';
+import { signatureHeader } from './signing';
+import { guardedAgents, GuardedAgents } from './ssrf-guard';
+import { HttpResult, postWebhook } from './webhook-http';
+import { WebhookMetrics } from './webhook-metrics';
+
+/** Requests one replica has in flight at most, over all endpoints. */
+export const MAX_IN_FLIGHT = 256;
+/** Requests one replica has in flight at most to one endpoint: a slow receiver holds only these. */
+export const PER_ENDPOINT = 8;
+/** How often an idle worker looks for due deliveries. */
+const POLL_MS = 100;
+const CLAIM_BATCH = 200;
+
+/**
+ * Runs in every replica: claims due deliveries (DeliveryStore.claim), posts them, and hands the
+ * results to the recorder. Never waits on the bus or on another replica; a replica that dies
+ * leaves leases that expire, and the others take the rows over.
+ */
+@Injectable()
+export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('WebhookWorker');
+  private readonly agents: GuardedAgents;
+  private readonly inFlight = new Map<string, number>();
+  private readonly running = new Set<Promise<void>>();
+  private total = 0;
+  private stopped = false;
+  private failing = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly store: DeliveryStore,
+    private readonly recorder: AttemptRecorder,
+    private readonly secrets: SecretBox,
+    private readonly metrics: WebhookMetrics,
+    shutdown: ShutdownState,
+  ) {
+    this.agents = guardedAgents(config.webhookAllowPrivateNetworks, PER_ENDPOINT);
+    recorder.onWritten(() => this.wake?.());
+    shutdown.onDrain(() => {
+      this.stopped = true;
+      this.wake?.();
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    this.loop = this.run();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+    // Requests finish within 15 s; what is not written by then is retried after its lease.
+    const settle = new Promise((r) => setTimeout(r, 5_000).unref());
+    await Promise.race([Promise.all(this.running), settle]);
+    await Promise.race([this.recorder.drain(), new Promise((r) => setTimeout(r, 2_000).unref())]);
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      const room = MAX_IN_FLIGHT - this.total;
+      let claimed = 0;
+      if (room > 0) {
+        try {
+          const rows = await this.store.claim(Math.min(room, CLAIM_BATCH), PER_ENDPOINT, this.inFlight);
+          if (this.failing) this.logger.log('claiming webhook deliveries works again');
+          this.failing = false;
+          claimed = rows.length;
+          for (const d of rows) this.start(d);
+        } catch (err) {
+          if (!this.failing)
+            this.logger.warn(`claiming webhook deliveries failed, retrying: ${describeError(err).message}`);
+          this.failing = true;
+          await this.sleep(1_000);
+          continue;
+        }
+      }
+      // A full batch: there may be more right away. Otherwise wait for a result written (the next
+      // event of a channel may be due), a free slot, or the next poll.
+      if (claimed < Math.min(room, CLAIM_BATCH) || room <= 0) await this.sleep(POLL_MS);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        done();
+      };
+    });
+  }
+
+  private start(d: ClaimedDelivery): void {
+    this.total++;
+    this.inFlight.set(d.webhookId, (this.inFlight.get(d.webhookId) ?? 0) + 1);
+    const task = this.attempt(d)
+      .then((record) => this.recorder.add(record))
+      .catch((err: unknown) => this.logger.error(`webhook attempt crashed: ${describeError(err).message}`))
+      .finally(() => {
+        this.total--;
+        const n = (this.inFlight.get(d.webhookId) ?? 1) - 1;
+        if (n > 0) this.inFlight.set(d.webhookId, n);
+        else this.inFlight.delete(d.webhookId);
+        this.running.delete(task);
+        this.wake?.();
+      });
+    this.running.add(task);
+  }
+
+  /** One attempt of one delivery, decided into a record. */
+  private async attempt(d: ClaimedDelivery): Promise<AttemptRecord> {
+    const started = performance.now();
+    const base = { id: d.id, leaseToken: d.leaseToken, responseStatus: null, gone: false };
+    const elapsed = () => Math.round(performance.now() - started);
+    if (!d.readable) {
+      this.metrics.outcome('skipped');
+      return {
+        ...base,
+        next: 'skipped',
+        delayMs: 0,
+        logged: 'skipped',
+        error: "the webhook's owner is no longer a member of this channel",
+        durationMs: 0,
+      };
+    }
+    const secrets = [d.secret, d.previousSecret]
+      .filter((s): s is string => s !== null)
+      .map((s) => this.secrets.open(s));
+    let result: HttpResult;
+    if (secrets[0] === undefined) {
+      result = {
+        kind: 'error',
+        error: 'the secret cannot be read: CARIOS_WEBHOOK_SECRET_KEY is missing or changed',
+      };
+    } else {
+      if (d.attempts === 0) this.metrics.firstAttemptLag(Date.now() - Date.parse(d.createdAt));
+      const body = await buildDeliveryBody(d);
+      const timestamp = Math.floor(Date.now() / 1000);
+      result = await postWebhook(this.agents, {
+        url: d.url,
+        body,
+        headers: {
+          'webhook-id': d.eventId,
+          'webhook-timestamp': String(timestamp),
+          'webhook-signature': signatureHeader(
+            secrets.filter((s): s is string => s !== undefined),
+            d.eventId,
+            timestamp,
+            body,
+          ),
+        },
+      });
+    }
+    const durationMs = elapsed();
+    if (result.kind === 'response' && result.status >= 200 && result.status < 300) {
+      this.metrics.outcome('delivered');
+      return {
+        ...base,
+        next: 'delivered',
+        delayMs: 0,
+        logged: 'delivered',
+        responseStatus: result.status,
+        error: null,
+        durationMs,
+      };
+    }
+    const gone = result.kind === 'response' && result.status === 410;
+    const logged = result.kind === 'timeout' ? 'timeout' : result.kind === 'refused' ? 'refused' : 'failed';
+    this.metrics.outcome(gone ? 'gone' : logged);
+    const retryAfter =
+      result.kind === 'response' && (result.status === 429 || result.status === 503)
+        ? parseRetryAfter(result.retryAfter)
+        : undefined;
+    const decision = gone
+      ? { retry: false as const }
+      : nextRetry(this.config.webhookRetryScheduleMs, d.failures + 1, retryAfter);
+    return {
+      ...base,
+      next: decision.retry ? 'pending' : 'failed',
+      delayMs: decision.retry ? decision.delayMs : 0,
+      logged,
+      responseStatus: result.kind === 'response' ? result.status : null,
+      error:
+        result.kind === 'response'
+          ? gone
+            ? 'the endpoint answered 410 Gone: disabled'
+            : null
+          : result.error,
+      durationMs,
+      gone,
+    };
+  }
+}
