@@ -67,7 +67,7 @@ function EventTypes(): PropertyDecorator {
     ArrayMinSize(1),
     ArrayUnique(),
     IsIn(WEBHOOK_EVENT_TYPES, { each: true }),
-  ) as PropertyDecorator;
+  );
 }
 
 /** Up to 100 distinct channel ids; absent or null: no channel filter. */
@@ -79,7 +79,7 @@ function ChannelIdsFilter(): PropertyDecorator {
     ArrayMaxSize(100),
     ArrayUnique(),
     IsSnowflake({ each: true, message: 'each of channelIds must be a channel id' }),
-  ) as PropertyDecorator;
+  );
 }
 
 export class CreateWebhookDto {
