@@ -144,7 +144,7 @@ describe('incoming webhooks', () => {
       else expect(res.status).toBe(201);
     }
     expect(limited).toBeDefined();
-    expectError(limited!, 429, 'rate_limited');
-    expect(Number(limited!.headers.get('retry-after'))).toBeGreaterThan(0);
+    expectError(limited, 429, 'rate_limited');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
   });
 });
