@@ -122,6 +122,7 @@ describe('API reference', () => {
         'GET /api/v1/asyncapi.json',
         'POST /api/v1/auth/register',
         'POST /api/v1/auth/login',
+        'POST /hooks/{id}/{token}',
       ].sort(),
     );
   });
