@@ -40,6 +40,9 @@ export interface AttemptRecord {
   gone: boolean;
 }
 
+/** Finished deliveries (and their log) are kept this long, for the log and for redelivery. */
+export const RETENTION_DAYS = 30;
+
 const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 
 /**
@@ -179,6 +182,21 @@ export class DeliveryStore {
       previousSecret: r.previous_secret,
       readable: r.readable,
     }));
+  }
+
+  /**
+   * Deletes finished deliveries (delivered, failed for good, skipped) older than 30 days, with
+   * their attempts, a batch at a time (one short statement; the next round takes the rest).
+   */
+  async prune(): Promise<number> {
+    const rows = await this.db.query(
+      `DELETE FROM webhook_deliveries WHERE id IN (
+         SELECT id FROM webhook_deliveries
+          WHERE id < snowflake_at(now() - interval '${RETENTION_DAYS} days') AND status <> 'pending'
+          LIMIT 5000)
+       RETURNING 1`,
+    );
+    return rows.length;
   }
 
   async record(records: readonly AttemptRecord[]): Promise<void> {

@@ -17,6 +17,7 @@ export const PER_ENDPOINT = 8;
 /** How often an idle worker looks for due deliveries. */
 const POLL_MS = 100;
 const CLAIM_BATCH = 200;
+const PRUNE_EVERY_MS = 10 * 60_000;
 
 /**
  * Runs in every replica: claims due deliveries (DeliveryStore.claim), posts them, and hands the
@@ -34,6 +35,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private failing = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  private pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly config: AppConfig,
@@ -53,10 +55,20 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   onApplicationBootstrap(): void {
     this.loop = this.run();
+    this.pruneTimer = setInterval(
+      () => {
+        this.store.prune().catch((err: unknown) => {
+          this.logger.warn(`pruning old webhook deliveries failed: ${describeError(err).message}`);
+        });
+      },
+      PRUNE_EVERY_MS * (0.9 + Math.random() * 0.2),
+    );
+    this.pruneTimer.unref();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.pruneTimer);
     this.wake?.();
     await this.loop;
     // Requests finish within 15 s; what is not written by then is retried after its lease.
