@@ -128,7 +128,9 @@ const RECORD_SQL = `
                   || ' (longer than CARIOS_WEBHOOK_DISABLE_AFTER)'
            ELSE w.disabled_reason END
     FROM health h
-   WHERE w.id = h.webhook_id`;
+   WHERE w.id = h.webhook_id
+     -- A healthy endpoint's row is written only when its state changes, not on every batch.
+     AND (NOT h.ok OR h.gone OR w.failing_since IS NOT NULL)`;
 
 /** The SQL side of delivering: claiming due deliveries and recording attempts. */
 @Injectable()

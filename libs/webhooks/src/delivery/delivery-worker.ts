@@ -45,7 +45,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly metrics: WebhookMetrics,
     shutdown: ShutdownState,
   ) {
-    this.agents = guardedAgents(config.webhookAllowPrivateNetworks, PER_ENDPOINT);
+    // Sockets per origin: many webhooks may share one host; the per-endpoint bound is ours (inFlight).
+    this.agents = guardedAgents(config.webhookAllowPrivateNetworks, MAX_IN_FLIGHT);
     recorder.onWritten(() => this.wake?.());
     shutdown.onDrain(() => {
       this.stopped = true;
@@ -131,7 +132,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         if (n > 0) this.inFlight.set(d.webhookId, n);
         else this.inFlight.delete(d.webhookId);
         this.running.delete(task);
-        this.wake?.();
+        // Claim again once a quarter of the slots are free, not once per finished request.
+        if (MAX_IN_FLIGHT - this.total >= MAX_IN_FLIGHT / 4) this.wake?.();
       });
     this.running.add(task);
   }

@@ -22,6 +22,7 @@ export interface GuardedAgents {
  * connections.
  */
 export function guardedAgents(allowPrivateNetworks: boolean, maxSockets: number): GuardedAgents {
+  // maxSockets is per origin (host and port).
   const options = {
     keepAlive: true,
     maxSockets,
