@@ -199,6 +199,11 @@ export async function runWebhooks(flags: Flags): Promise<void> {
         note: `${burstComplete ? 'all' : 'NOT all'} ${expected} delivered${drained ? '' : ' (timed out)'}; posts took ${postSeconds.toFixed(1)} s; baseline: ${SERVER_IN_FLIGHT * p.replicas} concurrent signed POSTs`,
       },
       {
+        metric: 'server CPU ms per delivery (burst)',
+        value: (serverCpu * 1000) / Math.max(1, burstDeliveries),
+        note: 'the posts included; Postgres not counted',
+      },
+      {
         metric: 'commit to first attempt p50 (ms)',
         value: receiver.lag.percentile(50),
         note: `${receiver.lag.count} first attempts at ${p.rate * p.endpoints} deliveries/s`,
