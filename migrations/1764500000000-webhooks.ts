@@ -69,9 +69,9 @@ export class Webhooks1764500000000 implements MigrationInterface {
         CONSTRAINT webhook_deliveries_webhook_id_event_id_key UNIQUE (webhook_id, event_id),
         CONSTRAINT webhook_deliveries_webhook_id_fkey FOREIGN KEY (webhook_id) REFERENCES webhooks (id) ON DELETE CASCADE
       )`);
-    // What workers claim: pending rows by due time.
+    // What workers claim: each endpoint's pending rows by due time.
     await q.query(
-      `CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at) WHERE status = 'pending'`,
+      `CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (webhook_id, next_attempt_at) WHERE status = 'pending'`,
     );
     // Per endpoint and channel, the pending events in seq order (a delivery waits for its predecessor).
     await q.query(

@@ -45,33 +45,38 @@ export const RETENTION_DAYS = 30;
 
 const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 
+/** Due rows looked at per endpoint and claim: the cost of a claim stays bounded whatever the backlog. */
+const SCAN_PER_ENDPOINT = 200;
+
 /**
- * Due pending deliveries, at most `$3` per endpoint less what this replica has in flight for it
- * (`$4`/`$5`), each the first of its endpoint and channel that is not waiting on a retry (events of
- * one channel go to one endpoint in seq order while it is healthy: a delivery waits while an
- * earlier one of its channel is untried or in flight, not while one waits for its retry). Claimed
- * with FOR UPDATE SKIP LOCKED and a lease; a lease past its time is taken over.
+ * Due pending deliveries, per enabled endpoint at most `$3` less what this replica has in flight
+ * for it (`$4`/`$5`), so every endpoint gets its share whatever the others' backlogs; each one the
+ * first of its endpoint and channel that is not waiting on a retry (events of one channel go to
+ * one endpoint in seq order while it is healthy: a delivery waits while an earlier one of its
+ * channel is untried or in flight, not while one waits for its retry). Claimed with FOR UPDATE
+ * SKIP LOCKED and a lease; a lease past its time is taken over.
  */
 const CLAIM_SQL = `
-  WITH due AS (
-    SELECT d.id, d.webhook_id, d.next_attempt_at
-      FROM webhook_deliveries d
-     WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-       AND (d.lease_until IS NULL OR d.lease_until < now())
-       AND NOT EXISTS (
-         SELECT 1 FROM webhook_deliveries e
-          WHERE e.webhook_id = d.webhook_id AND e.channel_id = d.channel_id AND e.status = 'pending'
-            AND e.seq < d.seq AND (e.attempts = 0 OR e.lease_until >= now()))
-     ORDER BY d.next_attempt_at
-     LIMIT $2 * 4
-  ), ranked AS (
-    SELECT due.id, row_number() OVER (PARTITION BY due.webhook_id ORDER BY due.next_attempt_at, due.id) AS n,
-           $3::int - coalesce(f.busy, 0) AS room
-      FROM due JOIN webhooks w ON w.id = due.webhook_id AND w.enabled
-      LEFT JOIN unnest($4::bigint[], $5::int[]) AS f(webhook_id, busy) ON f.webhook_id = due.webhook_id
+  WITH ranked AS (
+    SELECT x.id, x.next_attempt_at
+      FROM webhooks w
+      LEFT JOIN unnest($4::bigint[], $5::int[]) AS f(webhook_id, busy) ON f.webhook_id = w.id
+      CROSS JOIN LATERAL (
+        SELECT d.id, d.next_attempt_at
+          FROM (SELECT * FROM webhook_deliveries d0
+                 WHERE d0.webhook_id = w.id AND d0.status = 'pending' AND d0.next_attempt_at <= now()
+                 ORDER BY d0.next_attempt_at LIMIT ${SCAN_PER_ENDPOINT}) d
+         WHERE (d.lease_until IS NULL OR d.lease_until < now())
+           AND NOT EXISTS (
+             SELECT 1 FROM webhook_deliveries e
+              WHERE e.webhook_id = d.webhook_id AND e.channel_id = d.channel_id AND e.status = 'pending'
+                AND e.seq < d.seq AND (e.attempts = 0 OR e.lease_until >= now()))
+         ORDER BY d.next_attempt_at
+         LIMIT greatest(0, $3::int - coalesce(f.busy, 0))) x
+     WHERE w.enabled
   ), picked AS (
     SELECT d.id FROM webhook_deliveries d JOIN ranked r ON r.id = d.id
-     WHERE r.n <= r.room AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < now())
+     WHERE d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < now())
      ORDER BY d.next_attempt_at
      LIMIT $2
        FOR UPDATE OF d SKIP LOCKED

@@ -15,9 +15,11 @@ export const MAX_IN_FLIGHT = 256;
 /** Requests one replica has in flight at most to one endpoint: a slow receiver holds only these. */
 export const PER_ENDPOINT = 8;
 /** How often an idle worker looks for due deliveries. */
-const POLL_MS = 100;
+const POLL_MS = 50;
 const CLAIM_BATCH = 200;
 const PRUNE_EVERY_MS = 10 * 60_000;
+/** Claims are batched: woken by every written batch, a worker still claims at most this often. */
+const MIN_CLAIM_GAP_MS = 20;
 
 /**
  * Runs in every replica: claims due deliveries (DeliveryStore.claim), posts them, and hands the
@@ -36,6 +38,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
+  private starved = false;
+  private lastClaim = 0;
 
   constructor(
     private readonly config: AppConfig,
@@ -84,7 +88,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     while (!this.stopped) {
       const room = MAX_IN_FLIGHT - this.total;
       let claimed = 0;
-      if (room > 0) {
+      this.starved = room < MAX_IN_FLIGHT / 4;
+      if (!this.starved) {
+        this.lastClaim = Date.now();
         try {
           const rows = await this.store.claim(Math.min(room, CLAIM_BATCH), PER_ENDPOINT, this.inFlight);
           if (this.failing) this.logger.log('claiming webhook deliveries works again');
@@ -99,14 +105,16 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
           continue;
         }
       }
-      // A full batch: there may be more right away. Otherwise wait for a result written (the next
-      // event of a channel may be due), a free slot, or the next poll.
-      if (claimed < Math.min(room, CLAIM_BATCH) || room <= 0) await this.sleep(POLL_MS);
+      // A full batch: there may be more right away. Otherwise wait for the next poll, or until a
+      // batch of results is written (the next event of a channel may be due) or, when the slots
+      // ran out, until a quarter of them are free.
+      if (this.starved || claimed < Math.min(room, CLAIM_BATCH)) await this.sleep(POLL_MS);
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
+  /** Waits `ms`, or less when woken, but never claims more often than every MIN_CLAIM_GAP_MS. */
+  private async sleep(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
       timer.unref();
       function done() {
@@ -118,6 +126,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         done();
       };
     });
+    const gap = this.lastClaim + MIN_CLAIM_GAP_MS - Date.now();
+    if (gap > 0 && !this.stopped) await new Promise((r) => setTimeout(r, gap).unref());
   }
 
   private start(d: ClaimedDelivery): void {
@@ -132,8 +142,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
         if (n > 0) this.inFlight.set(d.webhookId, n);
         else this.inFlight.delete(d.webhookId);
         this.running.delete(task);
-        // Claim again once a quarter of the slots are free, not once per finished request.
-        if (MAX_IN_FLIGHT - this.total >= MAX_IN_FLIGHT / 4) this.wake?.();
+        // Out of slots: claim again once a quarter of them are free, not once per finished request.
+        if (this.starved && MAX_IN_FLIGHT - this.total >= MAX_IN_FLIGHT / 4) this.wake?.();
       });
     this.running.add(task);
   }

@@ -9,7 +9,7 @@ export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'skipped';
  */
 @Entity('webhook_deliveries')
 @Unique('webhook_deliveries_webhook_id_event_id_key', ['webhookId', 'eventId'])
-@Index('webhook_deliveries_due_idx', ['nextAttemptAt'], { where: "status = 'pending'" })
+@Index('webhook_deliveries_due_idx', ['webhookId', 'nextAttemptAt'], { where: "status = 'pending'" })
 @Index('webhook_deliveries_queue_idx', ['webhookId', 'channelId', 'seq'], { where: "status = 'pending'" })
 @Index('webhook_deliveries_pending_created_idx', ['createdAt'], { where: "status = 'pending'" })
 export class WebhookDelivery {
