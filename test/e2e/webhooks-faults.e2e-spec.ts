@@ -176,7 +176,7 @@ describeWithPostgres('webhooks: delivery through crashes, database faults and ho
     // Claims of the killed replicas are taken over when their 30 s leases expire.
     await expectAllDelivered(h.path, posted, 90_000);
     receiver.raw = undefined;
-  }, 240_000);
+  }, 480_000);
 
   it('Postgres connections killed during deliveries: every event still arrives', async () => {
     const ch = await createChannel(aliceOn());

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { bigintArray, Db, isSnowflake, PageQuery, ValidationError } from '@cariosan/core';
 import type { AuthenticatedUser } from '@cariosan/users';
+import { DeliveryWorker } from './delivery/delivery-worker';
 import { SecretBox } from './delivery/secret-box';
 import { newWebhookSecret } from './delivery/signing';
 import type {
@@ -53,6 +54,7 @@ export class WebhooksService {
   constructor(
     private readonly db: Db,
     private readonly secrets: SecretBox,
+    private readonly worker: DeliveryWorker,
   ) {}
 
   async create(me: AuthenticatedUser, dto: CreateWebhookDto): Promise<CreatedWebhookResponse> {
@@ -73,6 +75,7 @@ export class WebhooksService {
       ],
     );
     if (!row) throw new WebhooksError(WebhooksErrorCode.TooManyWebhooks);
+    this.worker.noteWebhooks();
     return { ...toView(row), secret };
   }
 
@@ -114,6 +117,7 @@ export class WebhooksService {
       ],
     );
     if (!row) throw new WebhooksError(WebhooksErrorCode.WebhookNotFound);
+    if (row.enabled) this.worker.noteWebhooks();
     return toView(row);
   }
 

@@ -191,6 +191,14 @@ export class DeliveryStore {
     }));
   }
 
+  /** Whether any webhook is enabled (else commits need not wake the workers). */
+  async anyEnabled(): Promise<boolean> {
+    const [row] = await this.db.query<{ any: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM webhooks WHERE enabled) AS any`,
+    );
+    return row?.any ?? true;
+  }
+
   /**
    * Deletes finished deliveries (delivered, failed for good, skipped) older than 30 days, with
    * their attempts, a batch at a time (one short statement; the next round takes the rest).

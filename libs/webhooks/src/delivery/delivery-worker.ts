@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { AppConfig, describeError, ShutdownState } from '@cariosan/core';
+import { AppConfig, describeError, OutboxPublisher, ShutdownState } from '@cariosan/core';
 import { AttemptRecorder } from './attempt-recorder';
 import { buildDeliveryBody } from './delivery-body';
 import { AttemptRecord, ClaimedDelivery, DeliveryStore } from './delivery-store';
@@ -14,8 +14,16 @@ import { WebhookMetrics } from './webhook-metrics';
 export const MAX_IN_FLIGHT = 256;
 /** Requests one replica has in flight at most to one endpoint: a slow receiver holds only these. */
 export const PER_ENDPOINT = 8;
-/** How often an idle worker looks for due deliveries. */
+/** How often a busy worker looks for due deliveries (retries coming due, other replicas' events). */
 const POLL_MS = 50;
+/**
+ * How often an idle one does: a commit in this replica wakes its worker at once, so this only
+ * bounds the delay for events written by other replicas while this one is idle, and keeps an idle
+ * replica's statements well under one per second.
+ */
+const IDLE_POLL_MS = 5_000;
+/** How often a worker checks whether any webhook is enabled (commits wake it only then). */
+const ENABLED_CHECK_MS = 10_000;
 const CLAIM_BATCH = 200;
 const PRUNE_EVERY_MS = 10 * 60_000;
 /** Claims are batched: woken by every written batch, a worker still claims at most this often. */
@@ -40,6 +48,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
   private pruneTimer: NodeJS.Timeout | undefined;
   private starved = false;
   private lastClaim = 0;
+  private idle = false;
+  private haveWebhooks = true;
+  private enabledCheck: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly config: AppConfig,
@@ -48,7 +59,12 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly secrets: SecretBox,
     private readonly metrics: WebhookMetrics,
     shutdown: ShutdownState,
+    publisher: OutboxPublisher,
   ) {
+    // A commit here may have written deliveries: claim now (at most every MIN_CLAIM_GAP_MS).
+    publisher.onCommitted(() => {
+      if (this.haveWebhooks) this.wake?.();
+    });
     // Sockets per origin: many webhooks may share one host; the per-endpoint bound is ours (inFlight).
     this.agents = guardedAgents(config.webhookAllowPrivateNetworks, MAX_IN_FLIGHT);
     recorder.onWritten(() => this.wake?.());
@@ -69,11 +85,24 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       PRUNE_EVERY_MS * (0.9 + Math.random() * 0.2),
     );
     this.pruneTimer.unref();
+    this.enabledCheck = setInterval(() => {
+      this.store.anyEnabled().then(
+        (any) => (this.haveWebhooks = any),
+        () => (this.haveWebhooks = true),
+      );
+    }, ENABLED_CHECK_MS);
+    this.enabledCheck.unref();
+  }
+
+  /** A webhook was created or enabled in this replica. */
+  noteWebhooks(): void {
+    this.haveWebhooks = true;
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearInterval(this.pruneTimer);
+    clearInterval(this.enabledCheck);
     this.wake?.();
     await this.loop;
     // Requests finish within 15 s; what is not written by then is retried after its lease.
@@ -96,6 +125,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
           if (this.failing) this.logger.log('claiming webhook deliveries works again');
           this.failing = false;
           claimed = rows.length;
+          if (claimed > 0) this.idle = false;
+          else if (this.total === 0) this.idle = true;
           for (const d of rows) this.start(d);
         } catch (err) {
           if (!this.failing)
@@ -108,7 +139,8 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       // A full batch: there may be more right away. Otherwise wait for the next poll, or until a
       // batch of results is written (the next event of a channel may be due) or, when the slots
       // ran out, until a quarter of them are free.
-      if (this.starved || claimed < Math.min(room, CLAIM_BATCH)) await this.sleep(POLL_MS);
+      if (this.starved || claimed < Math.min(room, CLAIM_BATCH))
+        await this.sleep(this.idle ? IDLE_POLL_MS : POLL_MS);
     }
   }
 
