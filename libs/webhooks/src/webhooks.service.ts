@@ -117,7 +117,7 @@ export class WebhooksService {
       ],
     );
     if (!row) throw new WebhooksError(WebhooksErrorCode.WebhookNotFound);
-    if (row.enabled) this.worker.noteWebhooks();
+    if (row.enabled) this.worker.noteWebhooks(dto.enabled === true);
     return toView(row);
   }
 
@@ -168,6 +168,7 @@ export class WebhooksService {
       [id, eventId],
     );
     if (rows.length === 0) throw new WebhooksError(WebhooksErrorCode.DeliveryNotFound);
+    this.worker.noteWebhooks(true);
   }
 
   private async own(me: AuthenticatedUser, id: string): Promise<WebhookRow> {
