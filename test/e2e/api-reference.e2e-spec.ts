@@ -125,6 +125,7 @@ describe('API reference', () => {
         // The local-disk adapter's object URLs: their signature is the credential.
         'PUT /uploads/attachments/{name}',
         'GET /uploads/attachments/{name}',
+        'POST /hooks/{id}/{token}',
       ].sort(),
     );
   });

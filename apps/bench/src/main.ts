@@ -10,6 +10,7 @@ import { runHistory } from './scenarios/history';
 import { runFanout } from './scenarios/fanout';
 import { runIdle } from './scenarios/idle';
 import { runBoot } from './scenarios/boot';
+import { runWebhooks } from './scenarios/webhooks';
 
 const SCENARIOS: Record<string, (flags: Flags) => Promise<void>> = {
   post: runPost,
@@ -17,6 +18,7 @@ const SCENARIOS: Record<string, (flags: Flags) => Promise<void>> = {
   fanout: runFanout,
   idle: runIdle,
   boot: runBoot,
+  webhooks: runWebhooks,
 };
 
 async function main(): Promise<void> {

@@ -9,6 +9,7 @@ import { SCHEMA } from '@cariosan/migrations';
 import { PresenceModule } from '@cariosan/presence';
 import { RateLimitGuard, RateLimitModule } from '@cariosan/ratelimit';
 import { AuthGuard, UsersModule } from '@cariosan/users';
+import { WebhooksModule } from '@cariosan/webhooks';
 
 @Module({})
 export class AppModule {
@@ -24,6 +25,7 @@ export class AppModule {
         MessagesModule,
         PresenceModule,
         GatewayModule,
+        WebhooksModule,
       ],
       providers: [
         // In this order: a request is counted in its rate-limit buckets before its token is looked up.

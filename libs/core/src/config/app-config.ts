@@ -83,6 +83,8 @@ export class AppConfig {
   );
   webhookDisableAfterMs = parseDuration('CARIOS_WEBHOOK_DISABLE_AFTER', '5d');
   webhookAllowPrivateNetworks = false;
+  /** When set, webhook secrets are stored encrypted with a key derived from it (AES-256-GCM). */
+  webhookSecretKey: string | undefined = undefined;
   migrateOnBoot = true;
   logLevel: LogLevel = 'info';
   /** Origins allowed to open a gateway socket; empty allows any. */
@@ -124,6 +126,7 @@ export class AppConfig {
   get secrets(): string[] {
     const out: string[] = [];
     if (this.s3?.secretKey) out.push(this.s3.secretKey);
+    if (this.webhookSecretKey) out.push(this.webhookSecretKey);
     for (const url of [this.databaseUrl, this.redisUrl]) {
       if (url) out.push(...urlPasswords(url));
     }
@@ -270,6 +273,12 @@ export function loadConfig(env: Env): AppConfig {
   const disableAfter = str(env, 'CARIOS_WEBHOOK_DISABLE_AFTER');
   if (disableAfter) c.webhookDisableAfterMs = parseDuration('CARIOS_WEBHOOK_DISABLE_AFTER', disableAfter);
   c.webhookAllowPrivateNetworks = bool(env, 'CARIOS_WEBHOOK_ALLOW_PRIVATE_NETWORKS', false);
+  const secretKey = str(env, 'CARIOS_WEBHOOK_SECRET_KEY');
+  if (secretKey !== undefined && secretKey.length < 32) {
+    // Never echo the value: it is a secret.
+    throw new ConfigError('CARIOS_WEBHOOK_SECRET_KEY', 'must be at least 32 characters long');
+  }
+  c.webhookSecretKey = secretKey;
   c.migrateOnBoot = bool(env, 'CARIOS_MIGRATE_ON_BOOT', true);
 
   const level = str(env, 'CARIOS_LOG_LEVEL')?.toLowerCase();

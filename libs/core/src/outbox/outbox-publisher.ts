@@ -25,6 +25,7 @@ export class OutboxPublisher implements BeforeApplicationShutdown {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private failing = false;
+  private readonly committedListeners: (() => void)[] = [];
 
   constructor(
     private readonly db: Db,
@@ -38,6 +39,7 @@ export class OutboxPublisher implements BeforeApplicationShutdown {
    */
   publish(events: readonly CommittedEvent[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
+    for (const listener of this.committedListeners) listener();
     const sent = this.send(events).then(
       () => {
         if (this.failing) this.logger.log('bus takes events again');
@@ -55,6 +57,14 @@ export class OutboxPublisher implements BeforeApplicationShutdown {
       timer = setTimeout(resolve, PUBLISH_WAIT_MS);
     });
     return Promise.race([sent, waited]).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * Called after each commit of events in this replica, before they are published: lets
+   * consumers of the stored events (webhook workers) look at once instead of at their next poll.
+   */
+  onCommitted(listener: () => void): void {
+    this.committedListeners.push(listener);
   }
 
   /** Publishes on the bus and waits for every acknowledgement; rejects if one fails. */

@@ -13,6 +13,6 @@ import { OutboxSweeper } from './outbox.sweeper';
 @Global()
 @Module({
   providers: [OutboxService, OutboxPublisher, OutboxSweeper, OutboxRetention, ChannelWriteQueue],
-  exports: [OutboxService, OutboxSweeper, ChannelWriteQueue],
+  exports: [OutboxService, OutboxPublisher, OutboxSweeper, ChannelWriteQueue],
 })
 export class OutboxModule {}
