@@ -155,7 +155,7 @@ export function buildAsyncApi(version: string): Record<string, unknown> {
   messages.PRESENCE_UPDATE = dispatch(
     'PRESENCE_UPDATE',
     PRESENCE_UPDATE_SCHEMA,
-    'A user sharing a channel with this one (or this user) changed presence: once per change, to connected ' +
+    'A user sharing a channel with this one changed presence: once per change, to connected ' +
       'sockets only (not stored; GET /api/v1/presence after a resume)',
     { userId: '41781420541640704', status: 'dnd' },
   );

@@ -209,6 +209,8 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
   private async start(conn: GatewayConnection, frame: Extract<ClientFrame, { op: 'IDENTIFY' | 'RESUME' }>) {
     const auth = await this.authenticate(conn, frame.token);
     if (!auth) return;
+    // Authenticated: no longer an anonymous socket of its IP (READY may reach the client before the session is stored).
+    this.identified(conn);
     if (frame.op === 'IDENTIFY') await this.sessions.identify(conn, auth);
     else if ((await this.sessions.resume(conn, auth, frame.sessionId, frame.seq)) === 'invalid')
       this.invalidSession(conn);

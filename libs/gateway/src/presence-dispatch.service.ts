@@ -9,8 +9,8 @@ const VERSION_MEMORY_MS = 5 * 60_000;
 
 /**
  * PRESENCE_UPDATE to this replica's sessions: each announcement goes to the sessions following
- * any of its user's channels at that moment (members, as the channel streams know them) and to
- * the user's own, once per session, connected sockets only (presence is not kept for resume).
+ * any of its user's channels at that moment (members, as the channel streams know them), not the
+ * user's own, once per session, connected sockets only (presence is not kept for resume).
  * Announcements of one user may cross on the bus: an older version than the last one is dropped.
  */
 @Injectable()
@@ -56,10 +56,12 @@ export class PresenceDispatch implements OnApplicationBootstrap, OnApplicationSh
       const last = this.versions.get(a.userId);
       if (last && last[0] >= a.version) return;
       this.versions.set(a.userId, [a.version, Date.now()]);
-      const to = new Set<Session>(this.fanout.sessionsOf(a.userId));
+      const to = new Set<Session>();
       for (const c of a.channelIds) for (const s of this.fanout.sessionsIn(c)) to.add(s);
       const data = JSON.stringify({ userId: a.userId, status: a.status });
-      for (const s of to) if (s.socket && !s.gone) s.sendPresence(a.userId, a.status, data);
+      // Not to the user's own sessions: a client knows its own status.
+      for (const s of to)
+        if (s.socket && !s.gone && s.userId !== a.userId) s.sendPresence(a.userId, a.status, data);
     } catch (err) {
       this.logger.warn(`dropping a malformed presence announcement: ${String(err)}`);
     }
