@@ -24,12 +24,13 @@ export const PER_ENDPOINT = 8;
 /** How often a busy worker looks for due deliveries (retries coming due, other replicas' events). */
 const POLL_MS = 50;
 /**
- * How often an idle one does. Known issue: a longer idle poll (commits in this replica wake the
- * worker at once; retries this replica scheduled are tracked in nextDue) missed retries in the
- * e2e tests, so idle replicas still poll every 50 ms (about 20 cheap statements a second each).
- * LISTEN/NOTIFY from store_event is the planned fix.
+ * How often an idle one does (one cheap statement a second: the idle budget of a replica). Commits
+ * in this replica wake the worker at once, and retries this replica scheduled are polled for
+ * closely around their due time (nextDue); a retry scheduled by a replica that died, or an event
+ * committed by a replica with no worker awake, waits at most this long. LISTEN/NOTIFY from
+ * store_event would remove even that.
  */
-const IDLE_POLL_MS = POLL_MS;
+const IDLE_POLL_MS = 1_000;
 /** How often a worker checks whether any webhook is enabled (commits wake it only then). */
 const ENABLED_CHECK_MS = 10_000;
 const CLAIM_BATCH = 200;
@@ -98,7 +99,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.pruneTimer.unref();
     this.enabledCheck = setInterval(() => {
       this.store.anyEnabled().then(
-        (any) => (this.haveWebhooks = any),
+        (any) => {
+          const had = this.haveWebhooks;
+          this.haveWebhooks = any;
+          if (any && !had) this.wake?.();
+        },
         () => (this.haveWebhooks = true),
       );
     }, ENABLED_CHECK_MS);
@@ -107,8 +112,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   /** A webhook was created or enabled, or a delivery queued, in this replica: look soon. */
   noteWebhooks(dueNow = false): void {
+    const had = this.haveWebhooks;
     this.haveWebhooks = true;
-    if (dueNow) {
+    if (dueNow || !had) {
       this.nextDue = Date.now();
       this.wake?.();
     }
@@ -130,6 +136,13 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
 
   private async run(): Promise<void> {
     while (!this.stopped) {
+      // No webhook is enabled anywhere: nothing can be due. Look again when one is created here,
+      // or at the next check of the table.
+      if (!this.haveWebhooks) {
+        this.idle = true;
+        await this.sleep(ENABLED_CHECK_MS);
+        continue;
+      }
       const room = MAX_IN_FLIGHT - this.total;
       let claimed = 0;
       this.starved = room < MAX_IN_FLIGHT / 4;
@@ -154,8 +167,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       // A full batch: there may be more right away. Otherwise wait for the next poll, or until a
       // batch of results is written (the next event of a channel may be due) or, when the slots
       // ran out, until a quarter of them are free.
-      if (this.starved || claimed < Math.min(room, CLAIM_BATCH))
-        await this.sleep(this.idle ? IDLE_POLL_MS : POLL_MS);
+      if (this.starved || claimed < Math.min(room, CLAIM_BATCH)) await this.sleep(this.pollDelay());
     }
   }
 
