@@ -684,6 +684,8 @@ function sampleBody(route: MountedRoute, ids: { messageId: string }): unknown {
     'POST /api/v1/channels/:id/messages': { content: 'fuzz' },
     'PATCH /api/v1/channels/:id/messages/:mid': { content: 'fuzz' },
     'PUT /api/v1/channels/:id/read': { messageId: ids.messageId },
+    'POST /api/v1/channels/:id/incoming-webhooks': { name: 'fuzz' },
+    'POST /hooks/:id/:token': { content: 'fuzz' },
   };
   return bodies[routeKey(route)];
 }
@@ -735,7 +737,14 @@ describe('malformed requests', () => {
       routes = mountedRoutes(stack.servers[0]!.output());
       const channel = await createChannel(user);
       const message = await postMessage(user, channel.id, 'root');
-      valid = { id: channel.id, mid: message.id, userId: user.id, emoji: encodeURIComponent('👍') };
+      valid = {
+        id: channel.id,
+        mid: message.id,
+        userId: user.id,
+        emoji: encodeURIComponent('👍'),
+        // An incoming webhook's token: with no such hook, any token answers 404 too.
+        token: 'not-a-token',
+      };
     });
 
     it('reads the mounted routes from the boot log', () => {
