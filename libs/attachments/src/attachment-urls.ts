@@ -1,11 +1,5 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import {
-  AppConfig,
-  type AttachmentView,
-  describeError,
-  OBJECT_STORAGE,
-  type ObjectStoragePort,
-} from '@cariosan/core';
+import { Inject, Injectable } from '@nestjs/common';
+import { AppConfig, type AttachmentView, OBJECT_STORAGE, type ObjectStoragePort } from '@cariosan/core';
 import { servedAsAttachment } from './filenames';
 
 /** An attachment as messages and events store it: the object key where clients get a URL. */
@@ -42,11 +36,7 @@ function hasStored(data: unknown): boolean {
  */
 @Injectable()
 export class AttachmentUrls {
-  private readonly logger = new Logger('AttachmentUrls');
   readonly ttlSeconds: number;
-  /** Frames waiting for their URLs, in arrival order (see inOrder). */
-  private queue: Promise<void> = Promise.resolve();
-  private waiting = 0;
 
   constructor(
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStoragePort,
@@ -97,30 +87,5 @@ export class AttachmentUrls {
       }),
     );
     return data;
-  }
-
-  /**
-   * For the gateway: gives `data` its URLs, then calls `then`, keeping the order of calls. Data
-   * without attachments, with nothing waiting before it, goes on at once (synchronously).
-   */
-  inOrder(data: unknown, then: () => void): void {
-    const needs = hasStored(data);
-    if (!needs && this.waiting === 0) return then();
-    this.waiting++;
-    const signed = needs
-      ? this.withUrlsIn(data).then(
-          () => undefined,
-          (err: unknown) => this.logger.warn(`signing attachment URLs failed: ${describeError(err).message}`),
-        )
-      : undefined;
-    this.queue = this.queue
-      .then(() => signed)
-      .then(() => {
-        this.waiting--;
-        then();
-      })
-      .catch((err: unknown) =>
-        this.logger.error(`dispatch after signing failed: ${describeError(err).message}`),
-      );
   }
 }
