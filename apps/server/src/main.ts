@@ -11,6 +11,7 @@ import {
   trackHttpConnections,
   useBaselineWasmCompiler,
 } from '@cariosan/core';
+import { GatewayWsAdapter } from '@cariosan/gateway';
 import { AppModule } from './app.module';
 import { setupApiDocs } from './openapi';
 
@@ -35,6 +36,8 @@ async function bootstrap(): Promise<void> {
   const logger = app.get(Logger);
   app.useLogger(logger);
   configureHttp(app);
+  // The gateway (@WebSocketGateway at /gateway) speaks the contract's op/d frames; see docs/gateway.md.
+  app.useWebSocketAdapter(GatewayWsAdapter.forApp(app));
 
   setupApiDocs(app);
 

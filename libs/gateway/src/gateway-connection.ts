@@ -1,17 +1,15 @@
 import { WebSocket } from 'ws';
 import type { PresenceSession } from '@cariosan/core';
-import type { ConnectionFrameLimiter } from '@cariosan/ratelimit';
+import { closeSocket } from './gateway-ws.adapter';
 import { CloseCode } from './protocol';
 import type { Session, SessionSocket } from './session';
 
 /** Bytes a socket may have queued before it counts as a slow consumer and is closed. */
 export const SLOW_CONSUMER_BYTES = 4 * 1024 * 1024;
-/** How long a closing socket may take to answer the close handshake before it is cut. */
-const CLOSE_GRACE_MS = 2000;
 
 export type ConnectionState = 'new' | 'identifying' | 'ready' | 'closed';
 
-/** One WebSocket: protocol state, deadlines and the per-connection frame budget. */
+/** One WebSocket: its protocol state and deadlines, and the one place frames are written to it. */
 export class GatewayConnection implements SessionSocket {
   state: ConnectionState = 'new';
   session: Session | undefined;
@@ -26,14 +24,8 @@ export class GatewayConnection implements SessionSocket {
   constructor(
     readonly ws: WebSocket,
     readonly ip: string,
-    private readonly frames: ConnectionFrameLimiter,
     private readonly onSlowConsumer: () => void,
   ) {}
-
-  /** Counts a client frame; false when the connection went over its budget. */
-  countFrame(): boolean {
-    return this.frames.consume();
-  }
 
   send(frame: string): void {
     if (this.state === 'closed' || this.ws.readyState !== WebSocket.OPEN) return;
@@ -50,15 +42,6 @@ export class GatewayConnection implements SessionSocket {
   close(code: number, reason: string, hard = false): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    try {
-      if (hard) {
-        this.ws.terminate();
-        return;
-      }
-      this.ws.close(code, reason);
-      setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
-    } catch {
-      this.ws.terminate();
-    }
+    closeSocket(this.ws, code, reason, hard);
   }
 }

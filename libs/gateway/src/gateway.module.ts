@@ -7,21 +7,23 @@ import { PresenceModule } from '@cariosan/presence';
 import { RateLimitModule } from '@cariosan/ratelimit';
 import { UsersModule } from '@cariosan/users';
 import { AsyncApiController } from './asyncapi.controller';
+import { ConnectionGateway } from './connection.gateway';
 import { Fanout } from './fanout.service';
-import { GatewayService } from './gateway.service';
 import { MembershipService } from './membership.service';
 import { PresenceDispatch } from './presence-dispatch.service';
 import { InProcessResumeStore } from './resume-store/in-process-resume-store';
 import { RedisResumeStore } from './resume-store/redis-resume-store';
 import { RESUME_STORE } from './resume-store/resume-store.port';
 import { SessionManager } from './session-manager';
+import { SessionPresence } from './session-presence.service';
 
 @Module({
   imports: [UsersModule, ChannelsModule, AttachmentsModule, PresenceModule, RateLimitModule],
   controllers: [AsyncApiController],
   providers: [
-    GatewayService,
+    ConnectionGateway,
     SessionManager,
+    SessionPresence,
     Fanout,
     MembershipService,
     PresenceDispatch,

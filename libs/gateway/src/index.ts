@@ -1,7 +1,8 @@
 export * from './gateway.module';
 export * from './protocol';
 export * from './resume-store/resume-store.port';
-export { GATEWAY_PATH } from './gateway.service';
+export { GATEWAY_PATH } from './connection.gateway';
+export { GatewayWsAdapter } from './gateway-ws.adapter';
 export { SESSION_RELEASE_TOPIC, SESSION_RELEASED_TOPIC } from './session-manager';
 export { RedisResumeStore } from './resume-store/redis-resume-store';
 export { InProcessResumeStore } from './resume-store/in-process-resume-store';
