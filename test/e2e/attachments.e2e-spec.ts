@@ -4,6 +4,7 @@ import { GatewayClient } from '../support/gateway-client';
 import { startS3, TestS3 } from '../support/s3';
 import { startStack, TestStack } from '../support/server';
 import { eventually } from '../support/wait';
+import { WebhookReceiver } from '../support/webhook-receiver';
 
 interface Slot {
   id: string;
@@ -57,7 +58,13 @@ describe.each(['s3', 'local'] as const)('attachments (%s adapter)', (adapter) =>
   beforeAll(async () => {
     if (adapter === 's3') s3 = await startS3();
     stack = await startStack(1, {
-      env: { ...(s3?.env ?? {}), CARIOS_MAX_UPLOAD_BYTES: String(MAX_UPLOAD) },
+      env: {
+        ...(s3?.env ?? {}),
+        CARIOS_MAX_UPLOAD_BYTES: String(MAX_UPLOAD),
+        // For the webhook test: a loopback receiver, retried quickly.
+        CARIOS_WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+        CARIOS_WEBHOOK_RETRY_SCHEDULE: '200ms,200ms,500ms',
+      },
     });
     // Without CARIOS_PUBLIC_URL, the local adapter's URLs name http://CARIOS_HOST:CARIOS_PORT.
     publicUrl = stack.servers[0]!.url;
@@ -310,6 +317,40 @@ describe.each(['s3', 'local'] as const)('attachments (%s adapter)', (adapter) =>
       const ttl = Number(new URL(h!.url).searchParams.get('X-Amz-Expires'));
       expect(ttl).toBeGreaterThanOrEqual(120);
       expect(ttl).toBeLessThanOrEqual(3600);
+    }
+  });
+
+  it('an outgoing webhook delivery carries working download URLs, made again for the retry', async () => {
+    const receiver = await WebhookReceiver.start();
+    try {
+      const created = await owner.api.post('/api/v1/webhooks', {
+        url: `${receiver.url}/att`,
+        events: ['message.created'],
+        channelIds: [privateId],
+      });
+      expect(created.status).toBe(201);
+      receiver.secrets.set('/att', [created.body.secret]);
+      receiver.answer = (_d, n) => (n === 1 ? 500 : 200);
+      const s = await uploaded(member, 'hook.txt', 'text/plain', 'for the hook');
+      const posted = await member.api.post(`/api/v1/channels/${privateId}/messages`, {
+        content: 'hooked',
+        attachmentIds: [s.id],
+      });
+      expect(posted.status).toBe(201);
+      await eventually(async () => receiver.to('/att').length >= 2, 'a failed attempt and its retry');
+      for (const d of receiver.to('/att').slice(0, 2)) {
+        expect(d.verifiedWith).toEqual([created.body.secret]);
+        expect(d.payload.data.id).toBe(posted.body.id);
+        expect(d.payload.data.attachments).toEqual([
+          { id: s.id, filename: 'hook.txt', contentType: 'text/plain', size: 12, url: expect.any(String) },
+        ]);
+        expect(d.body).not.toContain('"key"');
+        const got = await download(d.payload.data.attachments[0].url);
+        expect(got.status).toBe(200);
+        expect(got.body).toBe('for the hook');
+      }
+    } finally {
+      await receiver.close();
     }
   });
 

@@ -67,7 +67,7 @@ export class AttachmentUrls {
    * given its URL. Text without attachments comes back as it is, unparsed.
    */
   async withUrls(json: string): Promise<string> {
-    if (!json.includes(HAS_ATTACHMENTS)) return json;
+    if (!AttachmentUrls.mayHold(json)) return json;
     const data: unknown = JSON.parse(json);
     if (!hasStored(data)) return json;
     await this.withUrlsIn(data);
