@@ -1,8 +1,10 @@
 import { Api, registerUser, TestUser } from '../support/api';
 import { createChannel } from '../support/chat';
-import { describeWithCluster } from '../support/describe';
+import { describeWithCluster, describeWithPostgres } from '../support/describe';
 import { type Frame, GatewayClient } from '../support/gateway-client';
+import { type OwnRedis, startOwnRedis } from '../support/redis-server';
 import { startStack, TestStack } from '../support/server';
+import { eventually } from '../support/wait';
 
 /** A short presence TTL (the default is 30 s) so the kill -9 test takes seconds. */
 const ENV = {
@@ -229,6 +231,69 @@ describeWithCluster('presence and session limits across three replicas', () => {
     waiting[1]!.terminate();
     await sleep(200);
     await connect(2);
+  });
+});
+
+describeWithPostgres('presence across a Redis restart (an own redis-server, nothing saved)', () => {
+  let redis: OwnRedis;
+  let stack: TestStack;
+  let apis: Api[];
+  const clients: GatewayClient[] = [];
+
+  beforeAll(async () => {
+    redis = await startOwnRedis();
+    stack = await startStack(2, {
+      redis: false,
+      env: { ...ENV, CARIOS_REDIS_URL: redis.url, CARIOS_REDIS_PREFIX: 'presence-restart:' },
+    });
+    apis = stack.servers.map((s) => new Api(s.url));
+  });
+  afterAll(async () => {
+    for (const c of clients) c.terminate();
+    await stack?.close();
+    await redis?.stop();
+  });
+
+  it('never says offline while a session lives, is online again once Redis is back, and says offline for a session that ended meanwhile', async () => {
+    const alice = await registerUser(apis[0]!);
+    const bob = await registerUser(apis[1]!);
+    const dave = await registerUser(apis[0]!);
+    const channel = await createChannel(alice);
+    await join(bob, channel.id);
+    await join(dave, channel.id);
+    const tab = await GatewayClient.connect(stack.servers[0]!.url);
+    const daveTab = await GatewayClient.connect(stack.servers[0]!.url);
+    const watch = await GatewayClient.connect(stack.servers[1]!.url);
+    clients.push(tab, daveTab, watch);
+    await watch.identify(bob.token);
+    await tab.identify(alice.token);
+    await daveTab.identify(dave.token);
+    await watch.waitFor(statusFrame(alice.id, 'online'));
+    await watch.waitFor(statusFrame(dave.id, 'online'));
+
+    // Down for two TTLs: the store and every entry in it are gone when it comes back. Dave leaves
+    // meanwhile: the store cannot be told, and once it is back it no longer knows he was online.
+    await redis.stop();
+    daveTab.terminate();
+    await sleep(1000);
+    const during = await bob.api.get(`/api/v1/presence?userIds=${alice.id}`);
+    expect([200, 503]).toContain(during.status);
+    await sleep(5000);
+    await redis.start();
+    await watch.waitFor(statusFrame(dave.id, 'offline'), 60_000);
+
+    // The replica holding alice's session writes it again with its next refresh.
+    await eventually(
+      async () => (await bob.api.get(`/api/v1/presence?userIds=${alice.id}`)).body?.[alice.id] === 'online',
+      'alice online again after the restart',
+      15_000,
+    );
+    expect(presenceOf(watch, alice.id).some((f) => f.d.status === 'offline')).toBe(false);
+
+    // Presence still works end to end: the session ends, bob hears it.
+    tab.terminate();
+    await watch.waitFor(statusFrame(alice.id, 'offline'), 60_000);
+    for (const s of stack.servers) expect(s.proc.exitCode).toBeNull();
   });
 });
 

@@ -45,6 +45,12 @@ const SWEEP_BATCH = 200;
 export class PresenceService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Presence');
   private readonly held = new Map<string, PresenceSession>();
+  /**
+   * Sessions that ended while the store failed, by id: told again once it answers, one refresh
+   * period later (by then every replica has written its live sessions back into a store that
+   * restarted empty). `due` is unset until the store answers again.
+   */
+  private readonly lostEnds = new Map<string, { userId: string; due: number | undefined }>();
   private readonly evictListeners: ((sessionId: string) => void)[] = [];
   private readonly onEvictMessage = (message: string) => this.evictMessage(message);
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -116,8 +122,10 @@ export class PresenceService implements OnApplicationBootstrap, OnApplicationShu
       );
       if (change) await this.announce([change]);
     } catch (err) {
-      // Not refreshed any more: it expires, and a sweep announces it.
-      this.logger.warn(`presence disconnect failed (it expires): ${describeError(err).message}`);
+      // Not refreshed any more: it expires and a sweep announces it, or, if the store comes back
+      // without it, this replica says offline (lostEnds).
+      this.lostEnds.set(sessionId, { userId, due: undefined });
+      this.logger.warn(`presence disconnect failed (told again later): ${describeError(err).message}`);
     }
   }
 
@@ -151,14 +159,30 @@ export class PresenceService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async refresh(): Promise<void> {
-    if (this.busy || this.held.size === 0 || this.shutdown.isDraining) return;
+    if (this.busy || (this.held.size === 0 && this.lostEnds.size === 0) || this.shutdown.isDraining) return;
     this.busy = true;
     try {
-      await this.apply(await this.store.refresh([...this.held.values()], this.config.presenceTtlMs));
+      if (this.held.size > 0)
+        await this.apply(await this.store.refresh([...this.held.values()], this.config.presenceTtlMs));
+      await this.endLost();
     } catch (err) {
+      // Still failing: the wait for the other replicas starts again once it answers.
+      for (const e of this.lostEnds.values()) e.due = undefined;
       this.logger.warn(`presence refresh failed: ${describeError(err).message}`);
     } finally {
       this.busy = false;
+    }
+  }
+
+  /** Sessions that ended during a store failure: gone now, and `offline` said if nobody else can. */
+  private async endLost(): Promise<void> {
+    const now = Date.now();
+    for (const [sessionId, e] of this.lostEnds) {
+      if (e.due === undefined) e.due = now + Math.floor(this.config.presenceTtlMs / 3) + 1000;
+      if (now < e.due) continue;
+      const change = await this.store.endLost(e.userId, sessionId);
+      this.lostEnds.delete(sessionId);
+      if (change) await this.announce([change]);
     }
   }
 

@@ -42,6 +42,12 @@ export interface PresencePort {
    * not flap offline and back), after which a sweep announces what follows; without, it goes now.
    */
   disconnect(userId: string, sessionId: string, graceMs: number): Promise<PresenceChange | undefined>;
+  /**
+   * A session that ended while the store could not be told (an outage): it goes now. When nothing
+   * of the user lives and the store no longer knows what was announced for them (it restarted
+   * empty), the change to `offline` is returned all the same: nobody else can announce it.
+   */
+  endLost(userId: string, sessionId: string): Promise<PresenceChange | undefined>;
   setStatus(userId: string, status: ChosenStatus): Promise<PresenceChange | undefined>;
   /** Users whose every session expired turn offline (at most `limit` of them per call). */
   sweep(limit: number): Promise<PresenceChange[]>;

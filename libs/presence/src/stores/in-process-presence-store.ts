@@ -75,6 +75,11 @@ export class InProcessPresenceStore implements PresencePort {
     return Promise.resolve(this.settle(userId, now)[0]);
   }
 
+  /** Memory is never lost while the process lives: the same as an end without grace. */
+  endLost(userId: string, sessionId: string): Promise<PresenceChange | undefined> {
+    return this.disconnect(userId, sessionId, 0);
+  }
+
   setStatus(userId: string, status: ChosenStatus): Promise<PresenceChange | undefined> {
     if (status === 'online') this.chosen.delete(userId);
     else this.chosen.set(userId, status);

@@ -12,8 +12,9 @@ import type {
  * Keys (under the client's prefix, which the scripts get as ARGV[1] to name per-user keys):
  * - `presence:s:<user>` zset: live session id -> expiry (ms, Redis clock); `presence:t:<user>`
  *   hash: session id -> start (ms), for the cap's "oldest first";
- * - `presence:a:<user>`: the status last announced (absent: offline); `presence:c:<user>`: the
- *   status the user chose (absent: online);
+ * - `presence:a:<user>`: the status last announced; `offline` is kept for 10 minutes, so absent
+ *   means offline too, or that a restarted Redis lost it; `presence:c:<user>`: the status the
+ *   user chose (absent: online);
  * - `presence:live` zset: user -> their latest session expiry, what the sweep walks;
  * - `presence:x:<session>`: an evicted session, so its holder's refresh does not bring it back;
  * - `presence:v`: the change counter (kept at or above the clock in ms).
@@ -32,6 +33,15 @@ local function prune(uid)
   end
 end
 -- Brings the announced status in line with the live sessions; returns the change, if any.
+local function version()
+  -- Never below the clock (ms): a Redis that lost the counter does not restart it below old versions.
+  local v = redis.call('INCR', pfx .. 'presence:v')
+  if v < now then
+    v = now
+    redis.call('SET', pfx .. 'presence:v', string.format('%d', now))
+  end
+  return v
+end
 local function settle(uid, out)
   prune(uid)
   local sk = pfx .. 'presence:s:' .. uid
@@ -47,17 +57,10 @@ local function settle(uid, out)
     redis.call('SET', ak, want)
   else
     redis.call('ZREM', pfx .. 'presence:live', uid)
-    redis.call('DEL', ak, pfx .. 'presence:t:' .. uid)
+    redis.call('DEL', pfx .. 'presence:t:' .. uid)
+    redis.call('SET', ak, 'offline', 'PX', 600000)
   end
-  if want ~= cur then
-    -- Never below the clock (ms): a Redis that lost the counter does not restart it below old versions.
-    local v = redis.call('INCR', pfx .. 'presence:v')
-    if v < now then
-      v = now
-      redis.call('SET', pfx .. 'presence:v', string.format('%d', now))
-    end
-    out[#out + 1] = {uid, want, v}
-  end
+  if want ~= cur then out[#out + 1] = {uid, want, version()} end
 end
 `;
 
@@ -127,6 +130,20 @@ settle(uid, changes)
 return changes
 `;
 
+/** ARGV: prefix, user, session. */
+const END_LOST = `${PRELUDE}
+local uid, sid = ARGV[2], ARGV[3]
+local known = redis.call('EXISTS', pfx .. 'presence:a:' .. uid) == 1
+redis.call('ZREM', pfx .. 'presence:s:' .. uid, sid)
+redis.call('HDEL', pfx .. 'presence:t:' .. uid, sid)
+local changes = {}
+settle(uid, changes)
+if #changes == 0 and not known and redis.call('ZCARD', pfx .. 'presence:s:' .. uid) == 0 then
+  changes[1] = {uid, 'offline', version()}
+end
+return changes
+`;
+
 /** ARGV: prefix, user, status. */
 const SET_STATUS = `${PRELUDE}
 local uid, st = ARGV[2], ARGV[3]
@@ -152,6 +169,7 @@ interface PresenceCommands {
   presenceConnect(...args: (string | number)[]): Promise<[RawChange[], string[]]>;
   presenceRefresh(...args: (string | number)[]): Promise<[RawChange[], string[]]>;
   presenceDisconnect(...args: (string | number)[]): Promise<RawChange[]>;
+  presenceEndLost(...args: (string | number)[]): Promise<RawChange[]>;
   presenceSetStatus(...args: (string | number)[]): Promise<RawChange[]>;
   presenceSweep(...args: (string | number)[]): Promise<RawChange[]>;
 }
@@ -170,6 +188,7 @@ export class RedisPresenceStore implements PresencePort {
       ['presenceConnect', CONNECT],
       ['presenceRefresh', REFRESH],
       ['presenceDisconnect', DISCONNECT],
+      ['presenceEndLost', END_LOST],
       ['presenceSetStatus', SET_STATUS],
       ['presenceSweep', SWEEP],
     ] as const)
@@ -203,6 +222,10 @@ export class RedisPresenceStore implements PresencePort {
 
   async disconnect(userId: string, sessionId: string, graceMs: number): Promise<PresenceChange | undefined> {
     return (await this.redis.presenceDisconnect(this.prefix, userId, sessionId, graceMs)).map(toChange)[0];
+  }
+
+  async endLost(userId: string, sessionId: string): Promise<PresenceChange | undefined> {
+    return (await this.redis.presenceEndLost(this.prefix, userId, sessionId)).map(toChange)[0];
   }
 
   async setStatus(userId: string, status: ChosenStatus): Promise<PresenceChange | undefined> {
