@@ -86,4 +86,21 @@ describeWithRedis('RedisPresenceStore', () => {
     await a.disconnect('u6', 'closing', 5000);
     expect((await b.connect(s('u6', 'new', t), 10_000, 2)).evicted).toEqual(['closing']);
   });
+
+  it('a lost end says offline only when the store forgot the user and nothing of theirs lives', async () => {
+    // The store still knows: the ordinary end (offline once), and nothing more once it was said.
+    await a.connect(s('u9', 'x'), 10_000, 16);
+    expect((await b.endLost('u9', 'x'))?.status).toBe('offline');
+    expect(await b.endLost('u9', 'x')).toBeUndefined();
+    // Another session still lives: nothing to say.
+    await a.connect(s('u10', 'x'), 10_000, 16);
+    await a.connect(s('u10', 'y'), 10_000, 16);
+    expect(await b.endLost('u10', 'x')).toBeUndefined();
+    expect((await a.statuses(['u10'])).get('u10')).toBe('online');
+    // Redis restarted empty: the announced status is gone with everything else; offline is said anyway.
+    await a.connect(s('u11', 'x'), 10_000, 16);
+    const keys = await redis.keys(`${prefix}presence:*u11`);
+    await redis.del(...keys.map((k) => k.slice(prefix.length)));
+    expect((await b.endLost('u11', 'x'))?.status).toBe('offline');
+  });
 });
