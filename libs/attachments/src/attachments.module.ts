@@ -7,7 +7,6 @@ import { AttachmentsService } from './attachments.service';
 import { AttachmentsSweeper } from './attachments.sweeper';
 import { LocalObjectsController } from './local-objects.controller';
 import { LocalStorage } from './storage/local-storage';
-import { S3Storage } from './storage/s3-storage';
 
 @Module({
   imports: [ChannelsModule],
@@ -17,7 +16,9 @@ import { S3Storage } from './storage/s3-storage';
       provide: OBJECT_STORAGE,
       inject: [AppConfig],
       // Chosen once at boot: the bucket when one is configured, else local disk in the data dir.
-      useFactory: (c: AppConfig): ObjectStoragePort => (c.s3 ? new S3Storage(c.s3) : new LocalStorage(c)),
+      // The AWS SDK is loaded only for a bucket: without one it would cost memory for nothing.
+      useFactory: async (c: AppConfig): Promise<ObjectStoragePort> =>
+        c.s3 ? new (await import('./storage/s3-storage')).S3Storage(c.s3) : new LocalStorage(c),
     },
     AttachmentUrls,
     AttachmentsService,

@@ -5,7 +5,6 @@ export * from './attachments.service';
 export * from './attachments.sweeper';
 export * from './filenames';
 export * from './storage/local-storage';
-export * from './storage/s3-storage';
 
 import { Attachment } from './attachment.entity';
 export { Attachment };
