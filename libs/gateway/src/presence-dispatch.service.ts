@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { BUS, type BusPort, describeError } from '@cariosan/core';
+import { BUS, type BusPort, subscribeUntilDone } from '@cariosan/core';
 import { PRESENCE_TOPIC, type PresenceAnnouncement } from '@cariosan/presence';
 import { Fanout } from './fanout.service';
 import type { Session } from './session';
@@ -28,7 +28,7 @@ export class PresenceDispatch implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   onApplicationBootstrap(): void {
-    this.subscribeUntilDone();
+    subscribeUntilDone(this.bus, PRESENCE_TOPIC, this.listener, this.logger, () => this.stopped);
     this.timer = setInterval(() => this.forgetOld(), VERSION_MEMORY_MS);
     this.timer.unref();
   }
@@ -37,14 +37,6 @@ export class PresenceDispatch implements OnApplicationBootstrap, OnApplicationSh
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.bus.unsubscribe(PRESENCE_TOPIC, this.listener).catch(() => undefined);
-  }
-
-  private subscribeUntilDone(): void {
-    this.bus.subscribe(PRESENCE_TOPIC, this.listener).catch((err: unknown) => {
-      if (this.stopped) return;
-      this.logger.warn(`subscribing presence failed, retrying: ${describeError(err).message}`);
-      setTimeout(() => this.subscribeUntilDone(), 2000).unref();
-    });
   }
 
   /** Bus callback: must never throw. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { AppConfig, BUS, type BusPort, describeError } from '@cariosan/core';
+import { AppConfig, BUS, type BusPort, describeError, subscribeUntilDone } from '@cariosan/core';
 import { type AuthenticatedUser, TOKEN_REVOKED_TOPIC, toUserView, UsersService } from '@cariosan/users';
 import { Fanout } from './fanout.service';
 import type { GatewayConnection } from './gateway-connection';
@@ -62,9 +62,10 @@ export class SessionManager implements OnApplicationBootstrap, OnApplicationShut
   ) {}
 
   onApplicationBootstrap(): void {
-    this.subscribeUntilDone(TOKEN_REVOKED_TOPIC, this.onRevoked);
-    this.subscribeUntilDone(SESSION_RELEASE_TOPIC, this.onRelease);
-    this.subscribeUntilDone(SESSION_RELEASED_TOPIC, this.onReleased);
+    const stopped = () => this.stopped;
+    subscribeUntilDone(this.bus, TOKEN_REVOKED_TOPIC, this.onRevoked, this.logger, stopped);
+    subscribeUntilDone(this.bus, SESSION_RELEASE_TOPIC, this.onRelease, this.logger, stopped);
+    subscribeUntilDone(this.bus, SESSION_RELEASED_TOPIC, this.onReleased, this.logger, stopped);
     this.flushTimer = setInterval(() => void this.flush(), FLUSH_MS);
     this.flushTimer.unref();
     this.tokenTimer = setInterval(() => void this.checkTokens(), TOKEN_CHECK_MS);
@@ -79,14 +80,6 @@ export class SessionManager implements OnApplicationBootstrap, OnApplicationShut
     await this.bus.unsubscribe(TOKEN_REVOKED_TOPIC, this.onRevoked).catch(() => undefined);
     await this.bus.unsubscribe(SESSION_RELEASE_TOPIC, this.onRelease).catch(() => undefined);
     await this.bus.unsubscribe(SESSION_RELEASED_TOPIC, this.onReleased).catch(() => undefined);
-  }
-
-  private subscribeUntilDone(topic: string, listener: (message: string) => void): void {
-    this.bus.subscribe(topic, listener).catch((err: unknown) => {
-      if (this.stopped) return;
-      this.logger.warn(`subscribing ${topic} failed, retrying: ${describeError(err).message}`);
-      setTimeout(() => this.subscribeUntilDone(topic, listener), 2000).unref();
-    });
   }
 
   // ---- identify and resume ----

@@ -14,6 +14,7 @@ import {
   type PresenceStatus,
   type PresenceUpdate,
   ShutdownState,
+  subscribeUntilDone,
 } from '@cariosan/core';
 
 /** Bus topic of every presence change: `PresenceAnnouncement` as JSON. */
@@ -66,7 +67,7 @@ export class PresenceService implements OnApplicationBootstrap, OnApplicationShu
   ) {}
 
   onApplicationBootstrap(): void {
-    this.subscribeUntilDone();
+    subscribeUntilDone(this.bus, SESSION_EVICT_TOPIC, this.onEvictMessage, this.logger);
     const ttl = this.config.presenceTtlMs;
     this.refreshTimer = setInterval(() => void this.refresh(), Math.floor(ttl / 3));
     this.refreshTimer.unref();
@@ -83,13 +84,6 @@ export class PresenceService implements OnApplicationBootstrap, OnApplicationShu
   private stop(): void {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-  }
-
-  private subscribeUntilDone(): void {
-    this.bus.subscribe(SESSION_EVICT_TOPIC, this.onEvictMessage).catch((err: unknown) => {
-      this.logger.warn(`subscribing evictions failed, retrying: ${describeError(err).message}`);
-      setTimeout(() => this.subscribeUntilDone(), 2000).unref();
-    });
   }
 
   /** Called with each session of this replica that was pushed over its user's cap. */
