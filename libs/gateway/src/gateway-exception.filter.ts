@@ -1,7 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
-import { closeSocket } from './gateway-ws.adapter';
-import { CloseCode } from './protocol';
+import { frameFailed } from './gateway-ws.adapter';
 
 /**
  * A gateway handler that throws ends its connection with 4000 (the client resumes) and is logged;
@@ -13,9 +12,6 @@ export class GatewayExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Gateway');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    this.logger.error(
-      `frame handling failed: ${exception instanceof Error ? exception.message : String(exception)}`,
-    );
-    closeSocket(host.switchToWs().getClient<WebSocket>(), CloseCode.UnknownError, 'unknown error');
+    frameFailed(this.logger, host.switchToWs().getClient<WebSocket>(), exception);
   }
 }

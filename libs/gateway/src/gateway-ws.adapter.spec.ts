@@ -57,11 +57,10 @@ describe('GatewayWsAdapter (a real Nest app and real sockets)', () => {
 
   beforeAll(async () => {
     app = await NestFactory.create(EchoModule, { logger: false });
-    let frames = 0;
     app.useWebSocketAdapter(
       new GatewayWsAdapter(app, {
         frameBudget: () => {
-          frames = 0;
+          let frames = 0;
           return { consume: () => ++frames <= BUDGET };
         },
       }),

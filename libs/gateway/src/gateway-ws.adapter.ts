@@ -42,6 +42,12 @@ export function closeSocket(ws: WebSocket, code: number, reason: string, hard = 
   }
 }
 
+/** A client frame whose handling failed: logged (never sent), and the socket closes 4000 so the client resumes. */
+export function frameFailed(logger: Logger, ws: WebSocket, err: unknown): void {
+  logger.error(`frame handling failed: ${err instanceof Error ? err.message : String(err)}`);
+  closeSocket(ws, CloseCode.UnknownError, 'unknown error');
+}
+
 const gates = new WeakMap<WebSocketServer, UpgradeGate>();
 
 /** A gateway's `afterInit` hands its server's admission rule to the adapter here. */
@@ -130,10 +136,7 @@ export class GatewayWsAdapter extends WsAdapter {
     }
   }
 
-  private readonly failed = (client: WebSocket, err: unknown): void => {
-    this.log.error(`frame handling failed: ${err instanceof Error ? err.message : String(err)}`);
-    closeSocket(client, CloseCode.UnknownError, 'unknown error');
-  };
+  private readonly failed = (client: WebSocket, err: unknown): void => frameFailed(this.log, client, err);
 }
 
 /**

@@ -32,7 +32,6 @@ local function prune(uid)
     redis.call('HDEL', pfx .. 'presence:t:' .. uid, unpack(gone))
   end
 end
--- Brings the announced status in line with the live sessions; returns the change, if any.
 local function version()
   -- Never below the clock (ms): a Redis that lost the counter does not restart it below old versions.
   local v = redis.call('INCR', pfx .. 'presence:v')
@@ -42,6 +41,7 @@ local function version()
   end
   return v
 end
+-- Brings the announced status in line with the live sessions; returns the change, if any.
 local function settle(uid, out)
   prune(uid)
   local sk = pfx .. 'presence:s:' .. uid
